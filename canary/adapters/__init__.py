@@ -1,0 +1,1 @@
+"""I/O behind small ports: the Kubernetes API, Prometheus, Traefik's API."""

@@ -1,0 +1,1 @@
+"""The ``canary`` command line (click + rich). Never imports kopf or the operator."""

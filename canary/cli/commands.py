@@ -1,0 +1,9 @@
+"""Import every verb module so that each registers itself on the root group."""
+
+from canary.cli.app import cli
+
+# One import per verb module (keep sorted). Each module decorates its commands with
+# ``@cli.command(...)`` at import time.
+from canary.cli import plan  # noqa: F401,E402  isort: skip
+
+__all__ = ["cli"]
