@@ -1,0 +1,86 @@
+"""Every phase, condition, reason, verdict and command verb as a named constant.
+
+One vocabulary for the state machine, the operator's Events, the CLI's exit codes and the
+docs. Each constant carries a one-line comment saying when it applies.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"  # validated; waiting for route readiness before the first step
+    PROGRESSING = "Progressing"  # a step is active (writing, verifying, holding, analysing)
+    PAUSED = "Paused"  # user pause, or onFailure=pause after a failed check
+    SUCCEEDED = "Succeeded"  # canary at the last step's weight, all checks passed
+    ROLLING_BACK = "RollingBack"  # analysis failure or deadline; writing stable 100 / canary 0
+    ROLLED_BACK = "RolledBack"  # rollback done: stable 100 / canary 0 in every addressed rule
+    ABORTED = "Aborted"  # user abort; stable 100 / canary 0
+    FAILED = "Failed"  # the spec cannot be acted on; the route is not touched
+
+
+TERMINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED})
+FAILED_PHASES = frozenset({Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED})
+
+
+class Cond(StrEnum):
+    COMPLETED = "Completed"  # True only in Succeeded
+    AWAITING_PROMOTION = "AwaitingPromotion"  # True while held at a manual gate
+    ROUTE_READY = "RouteReady"  # every addressed route Accepted+ResolvedRefs at its generation
+    SPLIT_VERIFIED = "SplitVerified"  # evaluator (and traffic, when measurable) confirm the split
+    HEALTHY = "Healthy"  # last verdicts pass; False after a failed check; Unknown inconclusive
+    INVALID = "Invalid"  # True when the spec cannot be acted on; the reason names the field
+
+
+class Verdict(StrEnum):
+    PASS = "pass"  # every bound holds
+    FAIL = "fail"  # a bound is violated (counts towards failureLimit)
+    INCONCLUSIVE = "inconclusive"  # too few canary requests to judge (minRequests)
+    NO_DATA = "nodata"  # the query returned no series (handled by analysis.noData)
+    ERROR = "error"  # the query itself failed (Prometheus down, bad PromQL); never a pass
+
+
+class Reason(StrEnum):
+    STARTED = "Started"  # a new rollout (or a restart after a spec change) began
+    RESTARTED = "Restarted"  # stable/canary/routes/steps changed; back to step 1
+    WEIGHTS_APPLIED = "WeightsApplied"  # the desired weights were written to the route
+    WAITING_FOR_ROUTE = "WaitingForRoute"  # route not yet Accepted/ResolvedRefs at generation
+    WAITING_FOR_DATA_PLANE = "WaitingForDataPlane"  # gateway not yet serving the new weights
+    SPLIT_NOT_VERIFIED = "SplitNotVerified"  # evaluator/traffic disagree with the intent
+    SPLIT_VERIFIED = "SplitVerified"  # evaluator and traffic agree
+    STEP_HOLDING = "StepHolding"  # pause running, analysis in progress
+    AWAITING_PROMOTION = "AwaitingPromotion"  # manual gate reached
+    STEP_ADVANCED = "StepAdvanced"  # moved to the next step
+    ANALYSIS_PASSED = "AnalysisPassed"  # every metric passed
+    ANALYSIS_FAILED = "AnalysisFailed"  # a metric failed its bound
+    ANALYSIS_INCONCLUSIVE = "AnalysisInconclusive"  # too few requests or no data; holding
+    ANALYSIS_ERROR = "AnalysisError"  # a query failed; holding
+    FAILURE_LIMIT = "FailureLimitReached"  # failed checks exceeded failureLimit
+    DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"  # a wait or hold outlived progressDeadline
+    ROLLING_BACK = "RollingBack"  # writing stable 100 / canary 0
+    ROLLED_BACK = "RolledBack"  # rollback finished
+    SUCCEEDED = "Succeeded"  # the last step passed
+    ABORTED = "Aborted"  # user abort
+    PAUSED = "Paused"  # user pause, or onFailure=pause
+    RESUMED = "Resumed"  # user resume
+    PROMOTED = "Promoted"  # user promote (one step, or --full)
+    RETRIED = "Retried"  # user retry after a rollback/abort
+    COMMAND_IGNORED = "CommandIgnored"  # a command that does not apply in this phase
+    DRIFT = "Drift"  # live weights differ from lastAppliedWeights; re-asserted
+    INVALID_SPEC = "InvalidSpec"  # the spec cannot be acted on (names the field)
+    ROUTE_NOT_FOUND = "RouteNotFound"  # an addressed route does not exist
+
+
+class Verb(StrEnum):
+    PROMOTE = "promote"  # open the current gate (skip the rest of the hold)
+    PROMOTE_FULL = "promote-full"  # go to the last step now, skipping analysis
+    ABORT = "abort"  # stable 100 / canary 0, phase Aborted
+    RETRY = "retry"  # after RolledBack/Aborted: start again at step 1
+    PAUSE = "pause"  # hold where we are (no spec write)
+    RESUME = "resume"  # continue after a pause
+
+
+COMMAND_ANNOTATION = "canary.dev/command"
+COMMAND_ID_ANNOTATION = "canary.dev/command-id"
+FINALIZER = "canary.dev/restore-route"
