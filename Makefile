@@ -25,7 +25,7 @@ lint: venv ## ruff, mypy, the layering and purity checks
 	$(MAKE) --no-print-directory layering
 
 layering: venv ## imports flow main -> (operator|cli) -> adapters -> core; core is pure
-	$(VENV)/bin/lint-imports --config .importlinter
+	$(VENV)/bin/lint-imports .importlinter
 	$(PY) hack/check_purity.py canary/core
 
 unit: venv ## unit tests with coverage of canary/core (>= 95 % lines and branches)
