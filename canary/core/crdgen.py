@@ -74,6 +74,11 @@ def _structural(node: dict[str, Any]) -> dict[str, Any]:
         node["additionalProperties"] = _structural(node["additionalProperties"])
     if node.get("type") == "array" and "items" in node:
         node["items"] = _structural(node["items"])
+    for bound, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        # JSON Schema 2020 puts the number in exclusive*; OpenAPI v3.0 wants a boolean
+        if isinstance(node.get(exclusive), int | float) and not isinstance(node[exclusive], bool):
+            node[bound] = node[exclusive]
+            node[exclusive] = True
     if node.get("x-kubernetes-int-or-string"):
         node.pop("type", None)
     return {k: v for k, v in node.items() if k in _KEEP}

@@ -227,8 +227,8 @@ class RolloutSpec(_Model):
             "x-kubernetes-validations": [
                 _cel(
                     "!(self.stable.name == self.canary.name"
-                    " && (has(self.stable.namespace) ? self.stable.namespace : '')"
-                    " == (has(self.canary.namespace) ? self.canary.namespace : ''))",
+                    " && (has(self.stable.__namespace__) ? self.stable.__namespace__ : '')"
+                    " == (has(self.canary.__namespace__) ? self.canary.__namespace__ : ''))",
                     "stable and canary must name different backends",
                     ".canary",
                 ),

@@ -1,0 +1,32 @@
+"""Operator configuration: flags first, then environment, then defaults."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    prometheus_url: str | None = None  # default for Rollouts without analysis.address
+    traefik_api_url: str | None = None  # when set, "data plane applied" is checked for real
+    health_host: str = "0.0.0.0"
+    health_port: int = 8080  # GET /healthz (kopf liveness)
+    metrics_port: int = 9090  # GET /metrics (prometheus_client); 0 disables
+    log_format: str = "text"  # text | json
+    log_level: str = "INFO"
+    lease_name: str = "canary-operator"
+    lease_namespace: str = "default"
+    lease_duration: int = 15  # seconds; a standby takes over within this
+    identity: str = field(default_factory=socket.gethostname)
+    resync_interval: float = 5.0  # seconds between reconciles of one Rollout
+    route_ready_fallback: float = 0.0  # >0: treat routes without status as ready after this
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+def env_default(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value else default
