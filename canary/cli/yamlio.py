@@ -9,21 +9,19 @@ and document, never a traceback.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import click
 import yaml
 
 from canary.cli.app import UsageFailure
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
-try:  # the C loader is much faster on large manifests; same semantics
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+# the C loader is much faster on large manifests; same semantics
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def expand_paths(paths: Iterable[str]) -> list[str]:
@@ -43,7 +41,7 @@ def expand_paths(paths: Iterable[str]) -> list[str]:
 
 def _read(path: str) -> str:
     if path == "-":
-        return click.get_text_stream("stdin").read()
+        return sys.stdin.read()
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
