@@ -1,0 +1,106 @@
+"""Which queries a check runs: the measurement plan the metrics adapter executes.
+
+The operator never builds PromQL itself. For each metric of ``spec.analysis`` the plan
+lists, for the canary and for the stable backend, the value query and the request-count
+query; the adapter runs them and hands the ``Sample``s to ``judge_metric``. Custom
+``Metric.query`` texts go through the same renderer as the builtins, once with
+``{{backend}}`` = canary and once with stable; their request count comes from the
+metric's ``flavor`` (default traefik), since "how many requests" is a property of the data
+plane, not of the user's query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from canary.core.analysis.promql import TemplateError, render
+from canary.core.analysis.templates import Backend, Target, builtin, request_count
+from canary.core.models import Metric, RolloutSpec
+
+
+@dataclass(frozen=True)
+class PlannedQuery:
+    """The queries for one metric and one side (canary or stable)."""
+
+    metric: str
+    side: str  # "canary" | "stable"
+    value: str  # the value query, as sent
+    requests: str  # the companion request-count query
+    count_based: bool  # value is errors / requests (significance can be tested)
+
+
+def _backends(spec: RolloutSpec, namespace: str) -> tuple[Backend, Backend]:
+    c, s = spec.canary, spec.stable
+    return (
+        Backend(c.name, c.namespace or namespace, "canary"),
+        Backend(s.name, s.namespace or namespace, "stable"),
+    )
+
+
+def custom_query(
+    metric: Metric,
+    *,
+    spec: RolloutSpec,
+    namespace: str,
+    targets: Sequence[Target],
+    backend: Backend,
+) -> str:
+    """Render ``metric.query`` for one backend; the first addressed rule fills route/rule."""
+    assert metric.query is not None
+    canary, stable = _backends(spec, namespace)
+    variables = {
+        "namespace": namespace,
+        "canary": canary.name,
+        "stable": stable.name,
+        "backend": backend.name,
+        "backend_namespace": backend.namespace,
+        "interval": spec.analysis.interval,
+    }
+    if targets:
+        first = targets[0]
+        variables.update(route=first.route, route_kind=first.route_kind, rule=str(first.rule))
+        index = first.canary_index if backend.side == "canary" else first.stable_index
+        if index is not None:
+            variables["backend_index"] = str(index)
+    try:
+        return render(metric.query, variables)
+    except TemplateError as exc:
+        raise TemplateError(f"metric {metric.name}: {exc}") from exc
+
+
+def measurement_plan(
+    spec: RolloutSpec, *, namespace: str, targets: Sequence[Target]
+) -> list[PlannedQuery]:
+    """For each metric: canary then stable queries. ``targets``: the addressed rules,
+    resolved to indexes (rule names are resolved by the route evaluator, not here)."""
+    plan: list[PlannedQuery] = []
+    interval = spec.analysis.interval
+    for metric in spec.analysis.metrics:
+        for backend in _backends(spec, namespace):
+            if metric.template is not None:
+                q = builtin(
+                    metric.template,
+                    metric.flavor,
+                    namespace=namespace,
+                    targets=targets,
+                    backend=backend,
+                    interval=interval,
+                    quantile=metric.quantile,
+                )
+                plan.append(
+                    PlannedQuery(metric.name, backend.side, q.value, q.requests, q.count_based)
+                )
+                continue
+            value = custom_query(
+                metric, spec=spec, namespace=namespace, targets=targets, backend=backend
+            )
+            requests = request_count(
+                metric.flavor,
+                namespace=namespace,
+                targets=targets,
+                backend=backend,
+                interval=interval,
+            )
+            plan.append(PlannedQuery(metric.name, backend.side, value, requests, False))
+    return plan
