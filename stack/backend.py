@@ -104,10 +104,11 @@ class BackendState:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: Traefik and the load generator reuse sockets
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
     server_version = "canary-demo-backend"
     state: ClassVar[BackendState]
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: thousands of requests per test
 
     def _send(self, code: int, body: bytes, content_type: str = "application/json") -> None:

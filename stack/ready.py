@@ -51,7 +51,7 @@ def poll(
 def http_ok(url: str, *, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return 200 <= resp.status < 300
+            return bool(200 <= resp.status < 300)
     except (urllib.error.URLError, OSError):
         return False
 
@@ -76,21 +76,30 @@ def route_status(route: Mapping[str, Any]) -> tuple[bool, str]:
             cond = conds.get(kind)
             if cond is None:
                 return False, f"parent {ref}: no {kind} condition"
-            if cond.get("observedGeneration", 0) < generation:
-                return False, f"parent {ref}: {kind} at generation {cond.get('observedGeneration')} < {generation}"
+            seen = cond.get("observedGeneration", 0)
+            if seen < generation:
+                return False, f"parent {ref}: {kind} at generation {seen} < {generation}"
             if cond.get("status") != "True":
-                return False, f"parent {ref}: {kind}={cond.get('status')} ({cond.get('reason')}: {cond.get('message')})"
+                why = f"{cond.get('reason')}: {cond.get('message')}"
+                return False, f"parent {ref}: {kind}={cond.get('status')} ({why})"
     return True, f"accepted at generation {generation}"
 
 
 def wait_route_accepted(
-    api: client.ApiClient, *, namespace: str, name: str, plural: str = "httproutes", timeout: float = 30.0
+    api: client.ApiClient,
+    *,
+    namespace: str,
+    name: str,
+    plural: str = "httproutes",
+    timeout: float = 30.0,
 ) -> None:
     objects = client.CustomObjectsApi(api)
 
     def check() -> tuple[bool, str]:
         try:
-            route = objects.get_namespaced_custom_object(GATEWAY_GROUP, "v1", namespace, plural, name)
+            route: Any = objects.get_namespaced_custom_object(
+                GATEWAY_GROUP, "v1", namespace, plural, name
+            )
         except client.ApiException as exc:
             return False, f"GET failed: {exc.status} {exc.reason}"
         return route_status(route)
@@ -118,7 +127,11 @@ def wait_traefik_serves(
             return False, str(exc)
         return served.serves(weights), f"{[dict(w) for w in served.weights]}"
 
-    poll(check, timeout=timeout, what=f"Traefik serving {namespace}/{route} rule {rule} at {dict(weights)}")
+    poll(
+        check,
+        timeout=timeout,
+        what=f"Traefik serving {namespace}/{route} rule {rule} at {dict(weights)}",
+    )
     return time.monotonic() - start
 
 
@@ -136,7 +149,9 @@ def wait_route_applied(
     wait_route_accepted(api, namespace=namespace, name=name, timeout=timeout)
     for rule, weights in rules.items():
         left = max(1.0, timeout - (time.monotonic() - start))
-        wait_traefik_serves(traefik, namespace=namespace, route=name, rule=rule, weights=weights, timeout=left)
+        wait_traefik_serves(
+            traefik, namespace=namespace, route=name, rule=rule, weights=weights, timeout=left
+        )
     return time.monotonic() - start
 
 
@@ -169,7 +184,9 @@ def wait_scraped(prometheus_url: str, *, instance: str, timeout: float = 30.0) -
 
     def check() -> tuple[bool, str]:
         try:
-            with urllib.request.urlopen(f"{prometheus_url}/api/v1/query?{query}", timeout=3) as resp:
+            with urllib.request.urlopen(
+                f"{prometheus_url}/api/v1/query?{query}", timeout=3
+            ) as resp:
                 result = json.load(resp)["data"]["result"]
         except (urllib.error.URLError, OSError, KeyError, ValueError) as exc:
             return False, str(exc)
@@ -196,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.cmd == "route":
-            api = config.new_client_from_config(config_file=args.kubeconfig)
+            api = config.new_client_from_config(config_file=args.kubeconfig)  # type: ignore[no-untyped-call]
             weights = {i: int(w) for i, w in enumerate(args.weights.split(","))}
             took = wait_route_applied(
                 api,
@@ -206,7 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rules={args.rule: weights},
                 timeout=args.timeout,
             )
-            print(f"{args.namespace}/{args.name} rule {args.rule} served at {args.weights} ({took:.2f} s)")
+            where = f"{args.namespace}/{args.name} rule {args.rule}"
+            print(f"{where} served at {args.weights} ({took:.2f} s)")
         else:
             wait_targets_up(args.prometheus, jobs=args.jobs.split(","), timeout=args.timeout)
     except NotReady as exc:

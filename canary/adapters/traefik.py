@@ -67,7 +67,9 @@ class ServedRule:
         return bool(self.weights) and all(dict(w) == want for w in self.weights)
 
 
-def wrr_pattern(*, namespace: str, route: str, rule: int, kind: str = "httproute") -> re.Pattern[str]:
+def wrr_pattern(
+    *, namespace: str, route: str, rule: int, kind: str = "httproute"
+) -> re.Pattern[str]:
     prefix = re.escape(f"{kind}-{normalize(namespace)}-{normalize(route)}-gw-")
     return re.compile(rf"^{prefix}.+-ep-.+-{rule}-[0-9a-f]+-wrr@{PROVIDER}$")
 
@@ -76,7 +78,12 @@ _CHILD_INDEX = re.compile(r"-svc-.+-(\d+)(?:@[A-Za-z0-9-]+)?$")
 
 
 def parse_served_rule(
-    services: Iterable[Mapping[str, Any]], *, namespace: str, route: str, rule: int, kind: str = "httproute"
+    services: Iterable[Mapping[str, Any]],
+    *,
+    namespace: str,
+    route: str,
+    rule: int,
+    kind: str = "httproute",
 ) -> ServedRule:
     """Pick the WRR services of one rule out of `/api/http/services` items."""
     pattern = wrr_pattern(namespace=namespace, route=route, rule=rule, kind=kind)
