@@ -1,0 +1,38 @@
+"""The Gateway API route evaluator (pure core): which rule and backends a request gets.
+
+Library contract (DESIGN.md, "Route evaluator"): ``build_table(docs)`` from parsed
+Gateway API documents; ``evaluate(table, make_request(...))`` → :class:`Decision` with
+exact backend shares; ``sample(decision, n, seed=...)`` draws N seeded outcomes;
+``verify(counts, shares)`` tests an observed split; ``effective_canary_share`` is the
+helper the operator uses to confirm a Rollout's split; ``lint_routes`` finds problems.
+"""
+
+from canary.core.routing.decision import BackendDecision, Decision
+from canary.core.routing.effective import BackendKey, EffectiveShare, effective_canary_share
+from canary.core.routing.evaluate import evaluate
+from canary.core.routing.lint import Problem, lint_routes
+from canary.core.routing.objects import InputError
+from canary.core.routing.request import Request, RequestError, make_request
+from canary.core.routing.sampling import VerifyResult, sample, verify
+from canary.core.routing.table import RoutingError, Table, build_table
+
+__all__ = [
+    "BackendDecision",
+    "BackendKey",
+    "Decision",
+    "EffectiveShare",
+    "InputError",
+    "Problem",
+    "Request",
+    "RequestError",
+    "RoutingError",
+    "Table",
+    "VerifyResult",
+    "build_table",
+    "effective_canary_share",
+    "evaluate",
+    "lint_routes",
+    "make_request",
+    "sample",
+    "verify",
+]
