@@ -366,6 +366,21 @@ class RolloutStatus(_Model):
         default=None, max_length=64, description="Since when the step has been held (deadline)."
     )
     last_analysis_at: str | None = Field(default=None, max_length=64)
+    verified_at: str | None = Field(
+        default=None,
+        max_length=64,
+        description="When the current step's split was first verified; its hold counts "
+        "from here.",
+    )
+    step_verdict: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Verdict of the last check at the current step (after the noData policy).",
+    )
+    promoted_full: bool = Field(
+        default=False,
+        description="promote --full: succeed once the last step's split is verified.",
+    )
     failures: int = Field(default=0, ge=0, description="Failed checks so far (cumulative).")
     pause_reason: str | None = Field(default=None, max_length=32)
     last_applied_weights: list[AppliedWeight] = Field(default_factory=list, max_length=128)
