@@ -23,15 +23,16 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import KUBECTL, REPO, unique_namespace
 from kubernetes import client
 
 from stack.scenario import ensure_namespace
 
 pytestmark = pytest.mark.e2e
 
+REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("CANARY_CACHE", "/var/cache/canary-e2e"))
 CHART = REPO / "chart"
+KUBECTL = os.environ.get("CANARY_KUBECTL", str(CACHE / "venv" / "bin" / "kubectl"))
 
 Obj = dict[str, Any]
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
@@ -42,6 +43,10 @@ RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "Ro
 
 
 # -- helpers (reusable) --------------------------------------------------------------------
+
+
+def unique_namespace(prefix: str) -> str:
+    return f"t-chart-{prefix}-{secrets.token_hex(3)}"
 
 
 def find_helm() -> Path | None:
@@ -172,7 +177,9 @@ def install_chart_rbac(kubectl: Kubectl, docs: Sequence[Obj]) -> Callable[[], No
     their test namespace's lifetime; the stack never deletes namespaces).
     """
     rbac = [doc for doc in docs if doc["kind"] in RBAC_KINDS]
-    kubectl("apply", "--server-side", "--field-manager=canary-chart-e2e", "-f", "-", input=to_yaml(rbac))
+    kubectl(
+        "apply", "--server-side", "--field-manager=canary-chart-e2e", "-f", "-", input=to_yaml(rbac)
+    )
     cluster_scoped = [d for d in rbac if d["kind"] in {"ClusterRole", "ClusterRoleBinding"}]
 
     def cleanup() -> None:
@@ -226,7 +233,7 @@ def test_rendered_manifests_pass_server_side_dry_run(
         assert "deployment.apps/canary serverside-applied (server dry run)" in out
         if "replicas=2" in values:
             assert "poddisruptionbudget.policy/canary serverside-applied" in out
-            assert f"role.rbac.authorization.k8s.io/canary serverside-applied" in out
+            assert "role.rbac.authorization.k8s.io/canary serverside-applied" in out
     crd = kubectl(
         "apply", "--dry-run=server", "--server-side", "--force-conflicts",
         "--field-manager=canary-chart-e2e", "-f", str(CHART / "crds" / "rollout.yaml"),
@@ -280,10 +287,14 @@ def test_chart_service_account_can_do_exactly_what_the_operator_needs(
         ("create", "leases.coordination.k8s.io", "-n", "default"),
         ("create", "clusterrolebindings.rbac.authorization.k8s.io"),
     ]
+
+    def scoped(flags: list[str]) -> list[str]:
+        return flags if {"-n", "-A"} & set(flags) else ["-n", namespace, *flags]
+
     for verb, resource, *flags in allowed:
-        assert me.can(verb, resource, "-n", namespace, *flags), (verb, resource, flags)
+        assert me.can(verb, resource, *scoped(flags)), (verb, resource, flags)
     for verb, resource, *flags in denied:
-        assert not me.can(verb, resource, "-n", namespace, *flags), (verb, resource, flags)
+        assert not me.can(verb, resource, *scoped(flags)), (verb, resource, flags)
 
     # Real requests, not only the authorizer's opinion.
     assert me.kubectl("get", "httproutes.gateway.networking.k8s.io", "-A").returncode == 0
@@ -308,7 +319,9 @@ def test_watch_namespaces_confine_the_service_account(
     for ns in (watched, unwatched):
         ensure_namespace(kube, name=ns)
     release = f"canary-{secrets.token_hex(3)}"
-    docs = render_chart(release=release, namespace=namespace, values=[f"watchNamespaces={{{watched}}}"])
+    docs = render_chart(
+        release=release, namespace=namespace, values=[f"watchNamespaces={{{watched}}}"]
+    )
     cleanup = install_chart_rbac(kubectl, docs)
     try:
         me = mint_identity(
