@@ -1,0 +1,320 @@
+"""The rollout state machine: ``decide(rollout, status, observation, now) -> Plan``.
+
+Pure and level-triggered: each call computes, from spec + status + what the operator
+observed, the full desired raw weights of every addressed rule, the new status (sent
+as a merge-patch diff, {} when unchanged), Events and when to look again. The operator
+only executes the plan. Time comes in as ``now``; nothing here reads a clock.
+
+One decision runs these stages in order (the first that applies may end it):
+
+====  ========================================  =============================================
+ #    when                                      then
+====  ========================================  =============================================
+ 1    ``obs.deleting``                          desired = stable 100 / canary 0 if onDelete
+                                                restore and we own the weights; else none
+ 2    ``obs.invalid``                           → Failed, Invalid=True naming the field; no
+                                                route write; a new command is ignored
+ 3    no status / specHash ≠ hash(spec) /       → Pending (Started / Restarted): failures,
+      Failed+Invalid that is valid again        baseline, history reset; live weights kept
+ 4    a fresh ``obs.analysis``                  recorded (last 10 per metric, Warning per
+                                                failing metric); judged in Progressing only
+ 5    ``obs.command`` with a new id             the verb's transition (commands.py), acked
+ 6    the phase's row in ``TRANSITIONS``        repeated while the phase or step changes
+====  ========================================  =============================================
+
+``TRANSITIONS`` (stage 6), by phase — guards are checked top to bottom:
+
+===========  ==================================================  ======================
+phase        guard                                               → next
+===========  ==================================================  ======================
+Pending      rules addressed and route ready                     Progressing, step 1
+Pending      waiting ≥ progressDeadline                          Failed (deadline)
+Progressing  fresh check FAIL, failures > failureLimit           onFailure: RollingBack
+                                                                 or Paused ("failure")
+Progressing  split verified, promoted --full, last step          Succeeded
+Progressing  split verified, pause elapsed, last check pass      next step / Succeeded
+             (no metrics: the pause alone; no pause: a manual
+             gate, AwaitingPromotion=True, until promote)
+Progressing  unverified or inconclusive/no data/error held       onFailure: RollingBack
+             ≥ progressDeadline (not at a manual gate)           or Paused ("failure")
+RollingBack  stable 100 / canary 0 live and route ready          RolledBack
+others       —                                                   (hold; commands only)
+===========  ==================================================  ======================
+
+Failures are cumulative over the rollout: ``failureLimit`` failed checks are tolerated
+and the next one acts (failureLimit 0: the first failure acts; default 1: the second).
+docs/state-machine.md has the full table, the commands and the invariants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal
+
+from canary.core import checks, commands
+from canary.core.conditions import Want, merge
+from canary.core.hashing import spec_hash
+from canary.core.models import AppliedWeight, Condition, Rollout, RolloutStatus
+from canary.core.observation import Observation
+from canary.core.phases import Cond, Phase, Reason
+from canary.core.plan import Plan
+from canary.core.schedule import next_analysis_at, parse_time, rfc3339, seconds_since
+from canary.core.splits import SplitCheck, differs, drifted, weights_for
+from canary.core.statusdiff import diff
+from canary.core.transitions import (
+    RESTORED,
+    Run,
+    at_gate,
+    describe_hold,
+    pause_remaining,
+    pending,
+    progressing,
+    resting,
+    rolling_back,
+)
+
+POLL_SECONDS = 5.0  # look again this soon while waiting on the route, gateway or traffic
+MIN_REQUEUE = 1.0  # never requeue sooner than this
+_MAX_PASSES = 8  # a decision settles within a few phase/step changes
+
+Handler = Callable[[Run], None]
+
+TRANSITIONS: dict[Phase, Handler] = {
+    Phase.PENDING: pending,
+    Phase.PROGRESSING: progressing,
+    Phase.PAUSED: resting,
+    Phase.SUCCEEDED: resting,
+    Phase.ROLLING_BACK: rolling_back,
+    Phase.ROLLED_BACK: resting,
+    Phase.ABORTED: resting,
+    Phase.FAILED: resting,
+}
+
+
+def decide(rollout: Rollout, status: RolloutStatus, obs: Observation, now: datetime) -> Plan:
+    """The plan for one reconcile of ``rollout`` whose current status is ``status``."""
+    ts = rfc3339(now)
+    run = Run(spec=rollout.spec, obs=obs, now=now, ts=ts, s=status)
+    generation = rollout.metadata.generation
+    if obs.deleting:
+        return _deleting(run, status)
+    if obs.invalid is not None:
+        _invalid(run, obs.invalid)
+    else:
+        _start_if_needed(run, spec_hash(rollout.spec))
+        _record_analysis(run)
+        if commands.is_new(run, obs.command):
+            assert obs.command is not None
+            commands.handle(run, obs.command)
+        _settle(run)
+    return _assemble(run, status, generation)
+
+
+# -- stages -------------------------------------------------------------------------------
+
+
+def _deleting(run: Run, old: RolloutStatus) -> Plan:
+    owned = run.s.phase in TRANSITIONS and run.canary_weight() is not None
+    if run.spec.on_delete == "restore" and (owned or run.s.last_applied_weights):
+        desired = weights_for(run.obs.addressed, 0)
+        message = "deleting: restoring stable 100 / canary 0"
+    else:
+        desired = ()
+        message = "deleting: leaving the route as it is"
+    if run.s.message != message:
+        run.normal(Reason.ROLLING_BACK if desired else Reason.ABORTED, message)
+        run.update(message=message)
+    write = bool(desired) and differs(desired, run.obs.live_weights)
+    return Plan(
+        desired=desired,
+        write_routes=write,
+        status_patch=diff(old.dump(), run.s.dump()),
+        events=tuple(run.events),
+        requeue_after=POLL_SECONDS if write else None,
+        status=run.s,
+    )
+
+
+def _invalid(run: Run, message: str) -> None:
+    was = run.s.condition(Cond.INVALID)
+    if run.s.phase != Phase.FAILED or was is None or was.status != "True":
+        from canary.core.transitions import goto
+
+        goto(run, Phase.FAILED, Reason.INVALID_SPEC, message, warning=True)
+    run.update(message=checks.clip(message, 1024), hold_since=None)
+    if commands.is_new(run, run.obs.command):
+        assert run.obs.command is not None
+        commands.handle(run, run.obs.command, refuse=f"the spec is invalid: {message}")
+
+
+def _start_if_needed(run: Run, digest: str) -> None:
+    s = run.s
+    invalid = s.condition(Cond.INVALID)
+    recovered = s.phase == Phase.FAILED and invalid is not None and invalid.status == "True"
+    if s.phase is not None and s.spec_hash == digest and not recovered:
+        return
+    reason = Reason.STARTED if s.phase is None or s.spec_hash is None else Reason.RESTARTED
+    why = {
+        Reason.STARTED: "started: waiting for the route before step 1",
+        Reason.RESTARTED: "restarted (stable/canary/routes/steps changed or the spec is valid "
+        "again): step 1 follows from the live weights",
+    }[reason]
+    run.s = RolloutStatus(
+        phase=Phase.PENDING.value,
+        spec_hash=digest,
+        phase_started_at=run.ts,
+        hold_since=run.ts,
+        last_command=s.last_command,
+        conditions=s.conditions,
+        message=why,
+    )
+    run.healthy = Want("Unknown", reason, "no check yet")
+    run.normal(reason, why)
+
+
+def _record_analysis(run: Run) -> None:
+    result = run.obs.analysis
+    if result is None:
+        return
+    stamp = result.time if parse_time(result.time) else run.ts
+    if stamp == run.s.last_analysis_at:  # the same check handed in twice
+        return
+    run.update(
+        analysis=checks.record(run.s.analysis, result, stamp),
+        last_analysis_at=stamp,
+    )
+    run.events.extend(checks.failing_events(result))
+    if run.s.phase == Phase.PROGRESSING:
+        run.analysis = result
+
+
+def _settle(run: Run) -> None:
+    for _ in range(_MAX_PASSES):
+        before = (run.s.phase, run.s.step_index)
+        TRANSITIONS[Phase(run.s.phase or Phase.PENDING)](run)
+        if (run.s.phase, run.s.step_index) == before:
+            return
+
+
+# -- assembly -----------------------------------------------------------------------------
+
+
+def _assemble(run: Run, old: RolloutStatus, generation: int) -> Plan:
+    obs = run.obs
+    desired = run.desired()
+    write = bool(desired) and differs(desired, obs.live_weights)
+    stray = drifted(desired, obs.live_weights, run.s.last_applied_weights) if desired else ()
+    if stray:
+        rules = ", ".join(f"{w.route} rule {w.rule} {w.stable}/{w.canary}" for w in stray)
+        run.warning(Reason.DRIFT, f"live weights changed by someone else ({rules}); re-asserting")
+    elif write:
+        w = run.canary_weight()
+        run.normal(Reason.WEIGHTS_APPLIED, f"writing stable {100 - (w or 0)} / canary {w}")
+    applied: list[AppliedWeight] = list(run.s.last_applied_weights)
+    if desired and not write:
+        applied = list(desired)
+    split = run.split()
+    gate = run.s.phase == Phase.PROGRESSING and split.ok and at_gate(run)
+    run.update(
+        observed_generation=generation,
+        step_label=run.label(),
+        canary_weight=run.canary_weight(),
+        effective_weight=_percent(obs.effective_share),
+        observed_weight=_percent(obs.observed_share),
+        last_applied_weights=applied[:128],
+        message=_message(run, split),
+        conditions=_conditions(run, split, gate, generation),
+    )
+    was_gate = old.condition(Cond.AWAITING_PROMOTION)
+    if gate and (was_gate is None or was_gate.status != "True"):
+        run.normal(Reason.AWAITING_PROMOTION, f"step {run.label()} waits for `canary promote`")
+    new = RolloutStatus.model_validate(run.s.model_dump())
+    return Plan(
+        desired=desired,
+        write_routes=write,
+        status_patch=diff(old.dump(), new.dump()),
+        events=tuple(run.events),
+        requeue_after=_requeue(run, split, write),
+        command_ack=run.ack,
+        status=new,
+    )
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else round(share * 100, 2)
+
+
+def _message(run: Run, split: SplitCheck) -> str:
+    phase = run.s.phase
+    if phase == Phase.PENDING:
+        why = run.obs.route_reason or "route not ready"
+        if not run.obs.addressed:
+            why = "no rule addressed yet"
+        return checks.clip(f"waiting for the route before step 1: {why}", 1024)
+    if phase == Phase.PROGRESSING:
+        if not split.ok:
+            head = f"step {run.label()} at canary {run.canary_weight()}%"
+            return checks.clip(f"{head}: {split.message}", 1024)
+        return checks.clip(describe_hold(run), 1024)
+    return run.s.message
+
+
+def _conditions(run: Run, split: SplitCheck, gate: bool, generation: int) -> list[Condition]:
+    obs, phase = run.obs, run.s.phase
+    ready: Literal["True", "False", "Unknown"] = (
+        "Unknown" if obs.route_ready is None else "True" if obs.route_ready else "False"
+    )
+    previous = run.s.condition(Cond.HEALTHY)
+    healthy = run.healthy
+    if healthy is None:
+        healthy = (
+            Want(previous.status, previous.reason, previous.message)
+            if previous
+            else Want("Unknown", "NoCheckYet", "no check yet")
+        )
+    if not run.spec.analysis.metrics:
+        healthy = Want("True", "NoMetrics", "no metrics configured")
+    wanted: dict[Cond, Want] = {
+        Cond.COMPLETED: Want("True", Reason.SUCCEEDED, run.s.message)
+        if phase == Phase.SUCCEEDED
+        else Want("False", phase or "NotStarted"),
+        Cond.AWAITING_PROMOTION: Want("True", Reason.AWAITING_PROMOTION, "canary promote")
+        if gate
+        else Want("False", "NotAtGate"),
+        Cond.ROUTE_READY: Want(
+            ready,
+            "Ready" if obs.route_ready else Reason.WAITING_FOR_ROUTE,
+            obs.route_reason,
+        ),
+        Cond.SPLIT_VERIFIED: Want(split.status, split.reason, split.message),
+        Cond.HEALTHY: healthy,
+        Cond.INVALID: Want("True", Reason.INVALID_SPEC, obs.invalid)
+        if obs.invalid is not None
+        else Want("False", "Valid"),
+    }
+    return merge(run.s.conditions, wanted, run.ts, generation)
+
+
+def _requeue(run: Run, split: SplitCheck, write: bool) -> float | None:
+    phase = run.s.phase
+    if write or phase in (Phase.PENDING, Phase.ROLLING_BACK):
+        return POLL_SECONDS
+    if phase != Phase.PROGRESSING:
+        return None
+    if not split.ok:
+        return POLL_SECONDS
+    waits: list[float] = []
+    remaining = pause_remaining(run)
+    if remaining is not None and not at_gate(run):
+        waits.append(remaining)
+    due = next_analysis_at(run.spec, run.s)
+    if due is not None:
+        waits.append((due - run.now.astimezone(due.tzinfo)).total_seconds())
+    held = seconds_since(run.s.hold_since, run.now)
+    if held is not None:
+        waits.append(run.deadline() - held)
+    return max(min(waits), MIN_REQUEUE) if waits else None
+
+
+__all__ = ["POLL_SECONDS", "RESTORED", "TRANSITIONS", "decide"]

@@ -1,0 +1,94 @@
+"""Time arithmetic for the state machine, and when the operator should run a check.
+
+``now`` always comes from the caller (STYLE habit 5); timestamps in status are RFC 3339
+strings rendered from it, so a decision replayed with the same ``now`` gives the same
+status. ``analysis_due`` tells the operator when to query Prometheus: only while a step
+is active and its split verified, every ``spec.analysis.interval``, and never over a
+window that reaches back before the split was verified (data from the previous weight
+would judge the wrong thing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from canary.core.durations import parse_duration
+from canary.core.models import RolloutSpec, RolloutStatus
+from canary.core.phases import Cond, Phase
+
+
+def rfc3339(now: datetime) -> str:
+    """UTC, "Z" suffix; naive datetimes are taken as UTC."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return now.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """The datetime of an RFC 3339 string; None for None, "" or garbage."""
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def seconds_since(text: str | None, now: datetime) -> float | None:
+    """Seconds from the timestamp ``text`` to ``now`` (None when there is none)."""
+    then = parse_time(text)
+    if then is None:
+        return None
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return (now - then).total_seconds()
+
+
+@dataclass(frozen=True)
+class AnalysisWindow:
+    """The range to query: [start, end], ``seconds`` long (the PromQL range)."""
+
+    start: datetime
+    end: datetime
+    seconds: float
+
+
+def next_analysis_at(spec: RolloutSpec, status: RolloutStatus) -> datetime | None:
+    """When the next check falls due, or None when no check counts now."""
+    if (
+        status.phase != Phase.PROGRESSING
+        or status.promoted_full
+        or not spec.analysis.metrics
+        or status.verified_at is None
+    ):
+        return None
+    verified = status.condition(Cond.SPLIT_VERIFIED)
+    if verified is None or verified.status != "True":
+        return None
+    base = parse_time(status.verified_at)
+    last = parse_time(status.last_analysis_at)
+    if base is None:
+        return None
+    if last is not None and last > base:
+        base = last
+    return base + timedelta(seconds=parse_duration(spec.analysis.interval))
+
+
+def analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
+    """True when the operator should run the metric queries in this reconcile."""
+    return analysis_window(spec, status, now) is not None
+
+
+def analysis_window(
+    spec: RolloutSpec, status: RolloutStatus, now: datetime
+) -> AnalysisWindow | None:
+    """The window to query when a check is due (the last ``interval`` up to ``now``)."""
+    due = next_analysis_at(spec, status)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    if due is None or now < due:
+        return None
+    seconds = parse_duration(spec.analysis.interval)
+    return AnalysisWindow(start=now - timedelta(seconds=seconds), end=now, seconds=seconds)
