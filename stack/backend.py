@@ -179,6 +179,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client gave up (e.g. the load generator's deadline): not a server bug
+        super().handle_error(request, client_address)
+
 
 @dataclass(frozen=True)
 class ServeSpec:
@@ -222,7 +227,12 @@ class BackendGroup:
 
     def start(self) -> None:
         for spec, srv in self.servers:
-            thread = threading.Thread(target=srv.serve_forever, name=spec.name, daemon=True)
+            thread = threading.Thread(
+                target=srv.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=spec.name,
+                daemon=True,
+            )
             thread.start()
             self._threads.append(thread)
 
