@@ -25,7 +25,9 @@ class RolloutsPort(Protocol):
         self, *, namespace: str | None, name: str | None = None, timeout: float | None = None
     ) -> Iterator[tuple[str, Obj]]: ...  # ("ADDED"|"MODIFIED"|"DELETED", obj)
 
-    def patch_status(self, *, namespace: str, name: str, patch: Mapping[str, Any]) -> Obj: ...
+    def patch_status(
+        self, *, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> Obj: ...  # merge patch of .status, the diff only: {"phase": ...}; None deletes
 
     def annotate(
         self, *, namespace: str, name: str, annotations: Mapping[str, str | None]
