@@ -180,6 +180,12 @@ class Metric(_Model):
         "than stable at this level (e.g. 0.05).",
     )
 
+    @model_validator(mode="after")
+    def _one_source(self) -> Metric:
+        if (self.template is None) == (self.query is None):
+            raise ValueError("set exactly one of template or query")
+        return self
+
 
 class Analysis(_Model):
     """How and how often the canary is judged."""
@@ -283,6 +289,13 @@ class RolloutSpec(_Model):
 
     @model_validator(mode="after")
     def _rules(self) -> RolloutSpec:
+        seen: dict[tuple[str, str], int] = {}
+        for i, route in enumerate(self.routes):
+            first = seen.setdefault((route.kind, route.name), i)
+            if first != i:
+                raise ValueError(
+                    f"spec.routes[{i}]: {route.kind}/{route.name} is already spec.routes[{first}]"
+                )
         s, c = self.stable, self.canary
         if s.name == c.name and (s.namespace or "") == (c.namespace or ""):
             raise ValueError("spec.canary: stable and canary must name different backends")

@@ -59,6 +59,12 @@ def test_dump_is_camel_case_and_round_trips() -> None:
         ({"routes": [{"name": "r", "rules": [""]}]}, "not empty"),
         ({"manageBackends": True}, "explicit rules"),
         ({"unknownField": 1}, "Extra inputs"),
+        ({"analysis": {"metrics": [{"name": "a"}]}}, "exactly one of template or query"),
+        (
+            {"analysis": {"metrics": [{"name": "a", "template": "latency", "query": "x"}]}},
+            "exactly one of template or query",
+        ),
+        ({"routes": [{"name": "r"}, {"name": "r"}]}, "is already spec.routes[0]"),
         (
             {"analysis": {"metrics": [{"name": "a", "query": "x"}, {"name": "a", "query": "y"}]}},
             "unique",
