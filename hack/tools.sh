@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # make tools: idempotent install/build of the local control plane's parts.
-#   bash hack/tools.sh [PHASE...]   phases: disk apt venv etcd kube-apiserver crds (default: all)
+#   bash hack/tools.sh [PHASE...]   phases: disk apt venv etcd kube-apiserver crds helm (default: all)
 # Caches live in $CANARY_CACHE (default /var/cache/canary-e2e), outside the repo; every
 # artifact is rebuilt when missing. Prints each phase's wall time.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-phases=("$@"); [ ${#phases[@]} -gt 0 ] || phases=(disk apt venv etcd kube-apiserver crds)
+phases=("$@"); [ ${#phases[@]} -gt 0 ] || phases=(disk apt venv etcd kube-apiserver crds helm)
 : "${CANARY_MIN_FREE_GB:=6}"
 
 phase_disk() {
   local missing=0 probe="$CANARY_CACHE" avail_kb need_kb
-  [ -x "$ETCD_BIN" ] && [ -x "$KAS_BIN" ] && [ -d "$GWAPI_CRDS" ] || missing=1
+  [ -x "$ETCD_BIN" ] && [ -x "$KAS_BIN" ] && [ -d "$GWAPI_CRDS" ] && compgen -G "$CANARY_CACHE/helm/v*/helm" >/dev/null || missing=1
   while [ ! -d "$probe" ]; do probe="$(dirname "$probe")"; done
   avail_kb="$(df -Pk "$probe" | awk 'NR==2 {print $4}')"
   need_kb=$(( missing ? CANARY_MIN_FREE_GB * 1024 * 1024 : 512 * 1024 ))
@@ -61,6 +61,11 @@ phase_etcd() { bash "$REPO/hack/build-etcd.sh" >/dev/null; }
 
 phase_kube-apiserver() { bash "$REPO/hack/build-kube-apiserver.sh" >/dev/null; }
 
+phase_helm() {   # hack/build-helm.sh (the chart's tests); HELM_VERSION selects the major
+  [ -f "$REPO/hack/build-helm.sh" ] && bash "$REPO/hack/build-helm.sh" >/dev/null
+  return 0
+}
+
 phase_crds() {
   [ -f "$GWAPI_CRDS/gateway.networking.k8s.io_httproutes.yaml" ] && return 0
   local dir
@@ -75,7 +80,7 @@ phase_crds() {
 
 total=$SECONDS
 for ph in "${phases[@]}"; do
-  declare -F "phase_$ph" >/dev/null || die "unknown phase '$ph' (disk apt venv etcd kube-apiserver crds)"
+  declare -F "phase_$ph" >/dev/null || die "unknown phase '$ph' (disk apt venv etcd kube-apiserver crds helm)"
   t=$SECONDS
   # flock: two concurrent `make tools` never build the same thing twice
   mkdir -p "$CANARY_CACHE"; exec 9>"$CANARY_CACHE/.tools.lock"
