@@ -82,14 +82,13 @@ def sample_from_result(result: Any, *, promql: str) -> Sample:
         raise MetricsError(f"unexpected Prometheus result for {promql!r}: {result!r:.200}")
     if not result:
         return Sample(value=None, empty=True)
+    if any("value" not in series for series in result):
+        raise MetricsError(f"query returned a range vector, expected an instant one: {promql!r}")
     if len(result) > 1:
         raise MetricsError(
             f"query returned {len(result)} series, expected one (wrap it in sum()): {promql!r}"
         )
-    series = result[0]
-    if "value" not in series:
-        raise MetricsError(f"query returned a range vector, expected an instant one: {promql!r}")
-    return _sample(series["value"][1], promql=promql)
+    return _sample(result[0]["value"][1], promql=promql)
 
 
 def _sample(raw: Any, *, promql: str) -> Sample:

@@ -60,7 +60,7 @@ def make_route(kube: client.ApiClient, namespace: str) -> Obj:
             ],
         },
     }
-    out: Obj = client.CustomObjectsApi(kube).create_namespaced_custom_object(
+    out: Obj = client.CustomObjectsApi(kube).create_namespaced_custom_object(  # type: ignore[assignment]
         GW, "v1", namespace, "httproutes", body
     )
     return out
@@ -200,7 +200,7 @@ def rollout_crd(kube: client.ApiClient, kubectl: Any) -> None:
 def make_rollout(kube: client.ApiClient, namespace: str) -> Obj:
     body = yaml.safe_load((REPO / "examples" / "rollout.yaml").read_text())
     body["metadata"] = {"name": "canary-api", "namespace": namespace}
-    out: Obj = client.CustomObjectsApi(kube).create_namespaced_custom_object(
+    out: Obj = client.CustomObjectsApi(kube).create_namespaced_custom_object(  # type: ignore[assignment]
         "canary.dev", "v1alpha1", namespace, "rollouts", body
     )
     return out
@@ -270,10 +270,11 @@ def test_snapshot_sees_routes_services_and_namespaces(
     kube: client.ApiClient, namespace: str
 ) -> None:
     make_route(kube, namespace)
-    client.CoreV1Api(kube).create_namespaced_service(namespace, {
+    svc: Any = {
         "metadata": {"name": "user-service-v2"},
         "spec": {"ports": [{"port": 8080}]},
-    })  # fmt: skip
+    }  # fmt: skip
+    client.CoreV1Api(kube).create_namespaced_service(namespace, svc)
     objs = KubeClusterReader(kube).snapshot(namespaces=[namespace])
     keys = {(o["apiVersion"], o["kind"], o["metadata"]["name"]) for o in objs}
     assert (f"{GW}/v1", "HTTPRoute", "api-route") in keys
@@ -293,32 +294,34 @@ def test_token_only_client_outside_a_pod(
     """A ServiceAccount token + CA + server, no KUBECONFIG: 403 until RBAC allows it."""
     make_route(kube, namespace)
     core, rbac = client.CoreV1Api(kube), client.RbacAuthorizationV1Api(kube)
-    core.create_namespaced_service_account(namespace, {"metadata": {"name": "canary"}})
-    token = core.create_namespaced_service_account_token(
-        "canary", namespace, {"spec": {"expirationSeconds": 600}}
-    ).status.token
-    (tmp_path / "token").write_text(token)
+    sa: Any = {"metadata": {"name": "canary"}}
+    core.create_namespaced_service_account(namespace, sa)
+    request: Any = {"spec": {"expirationSeconds": 600}}
+    issued: Any = core.create_namespaced_service_account_token("canary", namespace, request)
+    (tmp_path / "token").write_text(str(issued.status.token))
     for var in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CANARY_KUBE_SERVER", cluster["APISERVER_URL"])
     monkeypatch.setenv("CANARY_KUBE_TOKEN_FILE", str(tmp_path / "token"))
     monkeypatch.setenv("CANARY_KUBE_CA_FILE", cluster["CA_FILE"])
     routes = KubeRoutes(load_api_client())
-    where = {"kind": "HTTPRoute", "namespace": namespace, "name": "api-route"}
+    where: dict[str, Any] = {"kind": "HTTPRoute", "namespace": namespace, "name": "api-route"}
 
     with pytest.raises(errors.Forbidden):
         routes.get(**where)
 
-    rbac.create_namespaced_role(namespace, {
+    role: Any = {
         "metadata": {"name": "canary-routes"},
         "rules": [{"apiGroups": [GW], "resources": ["httproutes"], "verbs": ["get", "patch"]}],
-    })  # fmt: skip
-    rbac.create_namespaced_role_binding(namespace, {
+    }  # fmt: skip
+    rbac.create_namespaced_role(namespace, role)
+    binding: Any = {
         "metadata": {"name": "canary-routes"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                     "name": "canary-routes"},
         "subjects": [{"kind": "ServiceAccount", "name": "canary", "namespace": namespace}],
-    })  # fmt: skip
+    }  # fmt: skip
+    rbac.create_namespaced_role_binding(namespace, binding)
     deadline = time.monotonic() + 10
     while True:  # RBAC is eventually consistent (informer cache)
         try:
@@ -343,7 +346,10 @@ def test_kubectl_sees_what_we_wrote(kube: client.ApiClient, namespace: str, kube
         "get", "httproute", "api-route", "-n", namespace, "-o", "yaml"
     )
     after = yaml.safe_load(proc.stdout)
-    strip = lambda r: [{k: v for k, v in b.items() if k != "weight"} for b in r]  # noqa: E731
+
+    def strip(refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in b.items() if k != "weight"} for b in refs]
+
     assert strip(after["spec"]["rules"][0]["backendRefs"]) == strip(
         before["spec"]["rules"][0]["backendRefs"]
     )
