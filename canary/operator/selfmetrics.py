@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import Counter, Gauge
 
 from canary.core.phases import Phase
@@ -11,7 +13,9 @@ PHASE = Gauge(
     "1 for the Rollout's current phase, 0 for the others.",
     ["namespace", "rollout", "phase"],
 )
-STEP = Gauge("canary_rollout_step", "Current step (1-based; 0 before start).", ["namespace", "rollout"])
+STEP = Gauge(
+    "canary_rollout_step", "Current step (1-based; 0 before start).", ["namespace", "rollout"]
+)
 WEIGHT = Gauge(
     "canary_rollout_weight_percent",
     "Canary weight in percent: desired (raw), effective (evaluator), observed (traffic).",
@@ -52,7 +56,5 @@ def record_status(namespace: str, name: str, status: dict[str, object]) -> None:
 
 def forget(namespace: str, name: str) -> None:
     for p in Phase:
-        try:
+        with contextlib.suppress(KeyError):
             PHASE.remove(namespace, name, p.value)
-        except KeyError:
-            pass

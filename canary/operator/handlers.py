@@ -1,0 +1,170 @@
+"""kopf glue: register the handlers, log in, hold the Lease, serve /metrics.
+
+Handlers only turn timers and deletions into ``Reconciler`` calls; every decision is made
+by ``canary.core.machine.decide``. One timer per Rollout re-asserts the full desired state
+every ``resync_interval`` (level-triggered), and only the Lease holder writes anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from prometheus_client import start_http_server
+
+from canary.adapters.kube import load_api_client
+from canary.adapters.lease import KubeLease
+from canary.core.models import GROUP, PLURAL, VERSION
+from canary.operator import selfmetrics
+from canary.operator.config import OperatorConfig
+from canary.operator.reconcile import Reconciler
+
+log = logging.getLogger("canary.operator")
+
+
+class Leadership:
+    """Keeps trying to hold the Lease in a background thread; ``is_leader`` is cheap."""
+
+    def __init__(self, lease: KubeLease, *, identity: str) -> None:
+        self._lease = lease
+        self._identity = identity
+        self._leader = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="canary-lease", daemon=True)
+
+    @property
+    def is_leader(self) -> bool:
+        return self._leader
+
+    def start(self) -> None:
+        self._tick()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._leader:
+            self._lease.release(identity=self._identity)
+        self._leader = False
+
+    def _tick(self) -> None:
+        try:
+            leader = self._lease.try_acquire(identity=self._identity, now=datetime.now(UTC))
+        except Exception as exc:  # the API server is away: stop writing until we know
+            log.warning("lease %s: %s", self._lease.name, exc)
+            leader = False
+        if leader != self._leader:
+            log.info(
+                "%s lease %s/%s as %s",
+                "acquired" if leader else "lost",
+                self._lease.namespace,
+                self._lease.name,
+                self._identity,
+            )
+        self._leader = leader
+        selfmetrics.LEADER.set(1 if leader else 0)
+
+    def _loop(self) -> None:
+        period = max(1.0, self._lease.duration_seconds / 3)
+        while not self._stop.wait(period):
+            self._tick()
+
+
+def _connection_info(config: OperatorConfig) -> kopf.ConnectionInfo:
+    api = load_api_client(kubeconfig=config.kubeconfig, context=config.context)
+    cfg = api.configuration
+    header = cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix(
+        "authorization"
+    )
+    scheme, token = None, None
+    if header:
+        parts = header.split(" ", 1)
+        scheme, token = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
+    return kopf.ConnectionInfo(
+        server=cfg.host,
+        ca_path=cfg.ssl_ca_cert,
+        insecure=not cfg.verify_ssl,
+        scheme=scheme,
+        token=token,
+        certificate_path=cfg.cert_file,
+        private_key_path=cfg.key_file,
+    )
+
+
+def run_operator(config: OperatorConfig) -> None:
+    """Register the handlers with kopf and run until SIGTERM/SIGINT."""
+    api_client = load_api_client(kubeconfig=config.kubeconfig, context=config.context)
+    reconciler = Reconciler.from_api_client(api_client, config=config)
+    leadership = Leadership(
+        KubeLease(
+            api_client,
+            namespace=config.lease_namespace,
+            name=config.lease_name,
+            duration_seconds=config.lease_duration,
+        ),
+        identity=config.identity,
+    )
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.startup(registry=registry)
+    def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        # kopf's own state goes to annotations (a structural schema would prune status).
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+            prefix="kopf.canary.dev"
+        )
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix="kopf.canary.dev"
+        )
+        settings.persistence.finalizer = "canary.dev/restore-route"
+        settings.posting.level = logging.WARNING
+        settings.watching.server_timeout = 300
+        settings.execution.max_workers = 8
+        if config.metrics_port:
+            start_http_server(config.metrics_port, addr=config.health_host)
+        leadership.start()
+        log.info(
+            "canary operator %s: namespaces=%s lease=%s/%s",
+            config.identity,
+            ",".join(config.namespaces) or "*",
+            config.lease_namespace,
+            config.lease_name,
+        )
+
+    @kopf.on.cleanup(registry=registry)
+    def cleanup(**_: Any) -> None:
+        leadership.stop()
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return _connection_info(config)
+
+    @kopf.timer(GROUP, VERSION, PLURAL, interval=config.resync_interval, registry=registry)
+    def resync(body: kopf.Body, **_: Any) -> None:
+        if not leadership.is_leader:
+            return
+        reconciler.reconcile(dict(body), now=datetime.now(UTC))
+
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
+    def deleted(body: kopf.Body, **_: Any) -> None:
+        # Standbys must not let the finalizer go before the leader restored the route.
+        if not leadership.is_leader:
+            raise kopf.TemporaryError("not the Lease holder; waiting for it", delay=2)
+        reconciler.finalize(dict(body), now=datetime.now(UTC))
+        ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        selfmetrics.forget(ns, name)
+
+    started = time.monotonic()
+    try:
+        kopf.run(
+            registry=registry,
+            standalone=True,
+            clusterwide=not config.namespaces,
+            namespaces=list(config.namespaces),
+            liveness_endpoint=f"http://{config.health_host}:{config.health_port}/healthz",
+        )
+    finally:
+        leadership.stop()
+        log.info("operator stopped after %.0f s", time.monotonic() - started)

@@ -1,0 +1,282 @@
+"""Gather one ``Observation``: routes, readiness, the evaluator, traffic, analysis.
+
+Everything here is I/O through the adapters' ports; every judgement is delegated to the
+pure core (rule resolution, readiness, the route evaluator, verdicts). A fact that cannot
+be established stays ``None`` and the state machine decides what that means.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from canary.adapters.errors import AdapterError, MetricsError, NotFound
+from canary.adapters.ports import ClusterReadPort, MetricsPort, RoutesPort
+from canary.adapters.traefik import TraefikApi, TraefikApiError
+from canary.core.analysis.plan import measurement_plan
+from canary.core.analysis.promql import TemplateError, prometheus_duration
+from canary.core.analysis.templates import Backend, Target, request_count
+from canary.core.analysis.verdicts import error_result, judge_metric, summarize
+from canary.core.models import Flavor, Rollout, RolloutStatus
+from canary.core.observation import Observation, RuleRef, command_from_annotations
+from canary.core.patching import live_weights, weight_of
+from canary.core.phases import Phase
+from canary.core.readiness import route_readiness
+from canary.core.results import AnalysisResult, MetricResult, Sample
+from canary.core.routing import BackendKey, InputError, RoutingError, build_table
+from canary.core.routing import effective_canary_share as evaluator_share
+from canary.core.rules import InvalidRollout, ResolvedRoute, resolve_rules
+from canary.core.schedule import analysis_window, rfc3339, seconds_since
+
+log = logging.getLogger("canary.operator")
+
+MIN_OBSERVED_WINDOW = 4.0  # seconds of traffic before an observed share means anything
+
+
+@dataclass
+class Resolved:
+    """The live routes and what the Rollout addresses in them."""
+
+    routes: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> live route
+    resolved: list[ResolvedRoute] = field(default_factory=list)
+    invalid: str | None = None
+
+
+def resolve(rollout: Rollout, routes: RoutesPort) -> Resolved:
+    """Read every addressed route and resolve its rules; the first problem wins."""
+    out = Resolved()
+    ns = rollout.metadata.namespace
+    for i, ref in enumerate(rollout.spec.routes):
+        try:
+            live = routes.get(kind=ref.kind, namespace=ns, name=ref.name)
+        except NotFound:
+            out.invalid = f"spec.routes[{i}]: {ref.kind} {ns}/{ref.name} not found"
+            return out
+        try:
+            res = resolve_rules(live, rollout.spec, ref, namespace=ns, route_index=i)
+        except InvalidRollout as exc:
+            out.invalid = str(exc)
+            return out
+        out.routes[res.label] = live
+        out.resolved.append(res)
+    return out
+
+
+def _served_expectation(route: dict[str, Any], rule_index: int) -> dict[int, int]:
+    rule = (route.get("spec") or {}).get("rules", [])[rule_index]
+    refs = rule.get("backendRefs") or []
+    return {j: weight_of(ref) for j, ref in enumerate(refs) if weight_of(ref) > 0}
+
+
+@dataclass
+class Observer:
+    routes: RoutesPort
+    cluster: ClusterReadPort
+    metrics_for: Callable[[Rollout], MetricsPort | None]
+    traefik: TraefikApi | None = None
+    cluster_namespaces: Sequence[str] | None = None  # None: read all namespaces
+    route_ready_fallback: float = 0.0
+
+    def observe(self, rollout: Rollout, status: RolloutStatus, *, now: datetime) -> Observation:
+        ns = rollout.metadata.namespace
+        command = command_from_annotations(rollout.metadata.annotations)
+        deleting = rollout.metadata.deletion_timestamp is not None
+        res = resolve(rollout, self.routes)
+        if res.invalid:
+            if status.phase == Phase.SUCCEEDED:
+                # after success (manageBackends may have removed the old stable) nothing
+                # is addressed any more; there is nothing to re-assert
+                return Observation(command=command, deleting=deleting)
+            return Observation(invalid=res.invalid, command=command, deleting=deleting)
+
+        addressed = tuple(RuleRef(r.label, rule.index) for r in res.resolved for rule in r.rules)
+        live = tuple(w for r in res.resolved for w in live_weights(res.routes[r.label], r))
+        ready, reason = self._readiness(res, status, now)
+        data_plane = self._data_plane(res, ns)
+        share, verified, culprit = self._evaluate(rollout, res)
+        observed, observed_n = self._observed(rollout, res, status, now)
+        analysis = self._analysis(rollout, res, status, now)
+        return Observation(
+            addressed=addressed,
+            live_weights=live,
+            route_ready=ready,
+            route_reason=reason,
+            data_plane_applied=data_plane,
+            effective_share=share,
+            split_verified=verified,
+            split_culprit=culprit,
+            observed_share=observed,
+            observed_requests=observed_n,
+            analysis=analysis,
+            command=command,
+            deleting=deleting,
+        )
+
+    # -- readiness -------------------------------------------------------------------
+
+    def _readiness(self, res: Resolved, status: RolloutStatus, now: datetime) -> tuple[bool, str]:
+        for route in res.routes.values():
+            r = route_readiness(route)
+            if r.ready:
+                continue
+            if not r.has_status and self.route_ready_fallback > 0:
+                waited = seconds_since(status.step_started_at, now) or 0.0
+                if waited >= self.route_ready_fallback:
+                    continue  # documented fallback for implementations without status
+            return False, r.reason
+        return True, ""
+
+    def _data_plane(self, res: Resolved, ns: str) -> bool | None:
+        if self.traefik is None:
+            return None
+        try:
+            for r in res.resolved:
+                live = res.routes[r.label]
+                for rule in r.rules:
+                    served = self.traefik.served_rule(
+                        namespace=ns, route=r.name, rule=rule.index, kind=r.kind.lower()
+                    )
+                    if not served.serves(_served_expectation(live, rule.index)):
+                        return False
+        except TraefikApiError as exc:
+            log.debug("traefik: %s", exc)
+            return False
+        return True
+
+    # -- the evaluator ---------------------------------------------------------------
+
+    def _evaluate(self, rollout: Rollout, res: Resolved) -> tuple[float | None, bool, str | None]:
+        spec, ns = rollout.spec, rollout.metadata.namespace
+        try:
+            docs = self.cluster.snapshot(namespaces=self.cluster_namespaces)
+            table = build_table(docs)
+        except (AdapterError, InputError, RoutingError) as exc:
+            return None, False, f"cannot evaluate the routes: {exc}"
+
+        def key(ref: Any) -> BackendKey:
+            return BackendKey(ref.name, ref.port, ref.namespace, ref.kind, ref.group)
+
+        shares: list[float] = []
+        for r in res.resolved:
+            result = evaluator_share(
+                table,
+                route_kind=r.kind,
+                route_namespace=ns,
+                route_name=r.name,
+                rule_indexes=[rule.index for rule in r.rules],
+                stable=key(spec.stable),
+                canary=key(spec.canary),
+            )
+            shares.append(result.share)
+            if not result.verified:
+                return min(shares), False, result.culprit or f"{r.label}: split not verified"
+        return (min(shares) if shares else None), True, None
+
+    # -- traffic and analysis --------------------------------------------------------
+
+    def _targets(self, res: Resolved) -> list[Target]:
+        return [
+            Target(
+                route=r.name,
+                rule=rule.index,
+                route_kind=r.kind,
+                canary_index=rule.canary,
+                stable_index=rule.stable,
+            )
+            for r in res.resolved
+            for rule in r.rules
+        ]
+
+    def _observed(
+        self, rollout: Rollout, res: Resolved, status: RolloutStatus, now: datetime
+    ) -> tuple[float | None, int]:
+        if status.phase != Phase.PROGRESSING:
+            return None, 0
+        metrics = self.metrics_for(rollout)
+        since = seconds_since(status.step_started_at, now)
+        if metrics is None or since is None or since < MIN_OBSERVED_WINDOW:
+            return None, 0
+        spec, ns = rollout.spec, rollout.metadata.namespace
+        flavor: Flavor = next((m.flavor for m in spec.analysis.metrics if m.template), "traefik")
+        window = prometheus_duration(min(since - 1.0, 300.0))
+        counts: dict[str, float] = {}
+        try:
+            for side, ref in (("canary", spec.canary), ("stable", spec.stable)):
+                q = request_count(
+                    flavor,
+                    namespace=ns,
+                    targets=self._targets(res),
+                    backend=Backend(ref.name, ref.namespace or ns, side),
+                    interval=window,
+                )
+                sample = metrics.query(promql=q, at=now.timestamp())
+                counts[side] = 0.0 if sample.empty or sample.value is None else sample.value
+        except (MetricsError, TemplateError) as exc:
+            log.debug("observed share: %s", exc)
+            return None, 0
+        total = counts["canary"] + counts["stable"]
+        if total < 1:
+            return None, 0
+        return counts["canary"] / total, round(total)
+
+    def _analysis(
+        self, rollout: Rollout, res: Resolved, status: RolloutStatus, now: datetime
+    ) -> AnalysisResult | None:
+        spec, ns = rollout.spec, rollout.metadata.namespace
+        window = analysis_window(spec, status, now)
+        if window is None:
+            return None
+        metrics = self.metrics_for(rollout)
+        stamp = rfc3339(now)
+        by_name = {m.name: m for m in spec.analysis.metrics}
+        results: list[MetricResult]
+        if metrics is None:
+            results = [
+                error_result(m, query="", message="no Prometheus address configured")
+                for m in spec.analysis.metrics
+            ]
+            return summarize(results, time=stamp)
+        try:
+            planned = measurement_plan(spec, namespace=ns, targets=self._targets(res))
+        except TemplateError as exc:
+            results = [error_result(m, query="", message=str(exc)) for m in spec.analysis.metrics]
+            return summarize(results, time=stamp)
+        samples: dict[tuple[str, str], tuple[Sample, Sample, str]] = {}
+        errors: dict[str, tuple[str, str]] = {}
+        for q in planned:
+            try:
+                value = metrics.query(promql=q.value, at=now.timestamp())
+                requests = metrics.query(promql=q.requests, at=now.timestamp())
+            except MetricsError as exc:
+                errors.setdefault(q.metric, (q.value, str(exc)))
+                continue
+            samples[(q.metric, q.side)] = (value, requests, q.value)
+        results = []
+        for name, metric in by_name.items():
+            if name in errors:
+                query, message = errors[name]
+                results.append(error_result(metric, query=query, message=message))
+                continue
+            canary_value, canary_req, query = samples[(name, "canary")]
+            stable = samples.get((name, "stable"))
+            results.append(
+                judge_metric(
+                    metric,
+                    canary_value,
+                    stable[0] if stable else None,
+                    canary_requests=_count(canary_req),
+                    stable_requests=_count(stable[1]) if stable else None,
+                    min_requests=spec.analysis.min_requests,
+                    no_data=spec.analysis.no_data,
+                    baseline=status.baseline.get(name),
+                    query=query,
+                )
+            )
+        return summarize(results, time=stamp)
+
+
+def _count(sample: Sample) -> float:
+    return 0.0 if sample.empty or sample.value is None else float(sample.value)

@@ -1,0 +1,206 @@
+"""One reconcile of one Rollout: parse → observe → ``core.decide`` → execute the plan.
+
+Executing a plan is mechanical and ordered (see ``canary.core.plan``): route writes
+through the guarded JSON Patch, then the status diff, then Events. A failed route write
+leaves the status write safe, because the machine counts weights as applied only once it
+observes them live.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kubernetes import client
+from pydantic import ValidationError
+
+from canary.adapters.kube import KubeClusterReader, KubeEvents, KubeRollouts, KubeRoutes
+from canary.adapters.ports import EventsPort, MetricsPort, RolloutsPort, RoutesPort
+from canary.adapters.prometheus import PrometheusMetrics
+from canary.adapters.routewrite import guarded_patch
+from canary.adapters.traefik import HttpTraefikApi
+from canary.core.machine import decide
+from canary.core.models import AppliedWeight, Rollout, RolloutStatus
+from canary.core.observation import Observation
+from canary.core.patching import needs_write, weight_patch
+from canary.core.phases import Reason
+from canary.core.plan import Plan
+from canary.core.rules import InvalidRollout, resolve_rules
+from canary.operator import selfmetrics
+from canary.operator.config import OperatorConfig
+from canary.operator.observe import Observer
+
+log = logging.getLogger("canary.operator")
+
+
+def _invalid_message(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in err["loc"])
+    loc = loc.replace(".[", "[")
+    return f"{loc}: {err['msg']}" if loc else str(err["msg"])
+
+
+@dataclass
+class Reconciler:
+    rollouts: RolloutsPort
+    routes: RoutesPort
+    events: EventsPort
+    observer: Observer
+    locks: dict[tuple[str, str], threading.Lock] = field(
+        default_factory=lambda: defaultdict(threading.Lock)
+    )
+
+    @classmethod
+    def from_api_client(cls, api: client.ApiClient, *, config: OperatorConfig) -> Reconciler:
+        routes = KubeRoutes(api)
+        metrics_cache: dict[str, MetricsPort] = {}
+
+        def metrics_for(rollout: Rollout) -> MetricsPort | None:
+            url = rollout.spec.analysis.address or config.prometheus_url
+            if not url:
+                return None
+            if url not in metrics_cache:
+                metrics_cache[url] = PrometheusMetrics(url=url)
+            return metrics_cache[url]
+
+        observer = Observer(
+            routes=routes,
+            cluster=KubeClusterReader(api),
+            metrics_for=metrics_for,
+            traefik=HttpTraefikApi(base_url=config.traefik_api_url)
+            if config.traefik_api_url
+            else None,
+            cluster_namespaces=None,
+            route_ready_fallback=config.route_ready_fallback,
+        )
+        return cls(
+            rollouts=KubeRollouts(api),
+            routes=routes,
+            events=KubeEvents(api),
+            observer=observer,
+        )
+
+    # -- entry points ----------------------------------------------------------------
+
+    def reconcile(self, body: dict[str, Any], *, now: datetime) -> Plan | None:
+        meta = body.get("metadata") or {}
+        ns, name = meta.get("namespace", ""), meta.get("name", "")
+        with self.locks[(ns, name)]:
+            selfmetrics.RECONCILES.labels(ns, name).inc()
+            try:
+                return self._reconcile(body, now=now)
+            except Exception:
+                selfmetrics.RECONCILE_ERRORS.labels(ns, name).inc()
+                raise
+
+    def finalize(self, body: dict[str, Any], *, now: datetime) -> None:
+        """The Rollout is being deleted: let the machine restore the route (onDelete)."""
+        body = dict(body)
+        body.setdefault("metadata", {})
+        if not body["metadata"].get("deletionTimestamp"):
+            body["metadata"] = {**body["metadata"], "deletionTimestamp": now.isoformat()}
+        self.reconcile(body, now=now)
+
+    # -- one pass --------------------------------------------------------------------
+
+    def _reconcile(self, body: dict[str, Any], *, now: datetime) -> Plan | None:
+        meta = body.get("metadata") or {}
+        ns, name = meta.get("namespace", ""), meta.get("name", "")
+        status = RolloutStatus.model_validate(body.get("status") or {})
+        try:
+            rollout = Rollout.model_validate(body)
+        except ValidationError as exc:
+            self._mark_invalid(body, _invalid_message(exc), status)
+            return None
+        obs = self.observer.observe(rollout, status, now=now)
+        plan = decide(rollout, status, obs, now)
+        self._execute(rollout, body, obs, plan)
+        selfmetrics.record_status(ns, name, plan.status.dump())
+        return plan
+
+    def _execute(
+        self, rollout: Rollout, body: dict[str, Any], obs: Observation, plan: Plan
+    ) -> None:
+        ns, name = rollout.metadata.namespace, rollout.metadata.name
+        if plan.write_routes and plan.desired:
+            self._write_routes(rollout, plan.desired)
+        if plan.status_patch:
+            self.rollouts.patch_status(namespace=ns, name=name, patch=plan.status_patch)
+        for event in plan.events:
+            level = logging.WARNING if event.type == "Warning" else logging.INFO
+            log.log(level, "%s/%s %s: %s", ns, name, event.reason, event.message)
+            try:
+                self.events.emit(
+                    obj=body, type_=event.type, reason=event.reason, message=event.message
+                )
+            except Exception as exc:  # an Event is best effort; never fail the reconcile
+                log.warning("%s/%s: cannot post Event %s: %s", ns, name, event.reason, exc)
+        if plan.command_ack is not None:
+            ack = plan.command_ack
+            result = "ignored" if "ignored" in ack.result.lower() else "applied"
+            selfmetrics.COMMANDS.labels(ns, name, ack.verb, result).inc()
+        if obs.analysis is not None:
+            for r in obs.analysis.results:
+                selfmetrics.VERDICTS.labels(ns, name, r.name, r.verdict.value).inc()
+
+    def _write_routes(self, rollout: Rollout, desired: tuple[AppliedWeight, ...]) -> None:
+        ns = rollout.metadata.namespace
+        by_route: dict[str, int] = {}
+        for w in desired:
+            by_route[w.route] = w.canary
+        for i, ref in enumerate(rollout.spec.routes):
+            label = f"{ref.kind}/{ref.name}"
+            if label not in by_route:
+                continue
+            weight = by_route[label]
+            compute = self._ops_for(rollout, i, weight)
+            guarded_patch(
+                routes=self.routes, kind=ref.kind, namespace=ns, name=ref.name, compute_ops=compute
+            )
+            log.info("%s/%s: %s canary weight %d", ns, rollout.metadata.name, label, weight)
+
+    @staticmethod
+    def _ops_for(
+        rollout: Rollout, index: int, weight: int
+    ) -> Callable[[dict[str, Any]], list[dict[str, object]] | None]:
+        ref = rollout.spec.routes[index]
+
+        def compute(live: dict[str, Any]) -> list[dict[str, object]] | None:
+            resolved = resolve_rules(
+                live, rollout.spec, ref, namespace=rollout.metadata.namespace, route_index=index
+            )
+            if not needs_write(live, resolved, weight):
+                return None
+            return list(weight_patch(live, resolved, canary_weight=weight))
+
+        return compute
+
+    def _mark_invalid(self, body: dict[str, Any], message: str, status: RolloutStatus) -> None:
+        """A spec the API server accepted but the models reject: Failed, route untouched."""
+        meta = body.get("metadata") or {}
+        ns, name = meta.get("namespace", ""), meta.get("name", "")
+        if status.phase == "Failed" and status.message == message:
+            return
+        patch = {
+            "phase": "Failed",
+            "message": message,
+            "conditions": [
+                {
+                    "type": "Invalid",
+                    "status": "True",
+                    "reason": Reason.INVALID_SPEC.value,
+                    "message": message,
+                    "observedGeneration": meta.get("generation"),
+                }
+            ],
+        }
+        self.rollouts.patch_status(namespace=ns, name=name, patch=patch)
+        self.events.emit(obj=body, type_="Warning", reason=Reason.INVALID_SPEC, message=message)
+
+
+__all__ = ["InvalidRollout", "Reconciler"]
