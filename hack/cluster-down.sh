@@ -8,9 +8,9 @@ order=(extra-* prometheus traefik backends kube-apiserver etcd)
 
 stop_pid() {   # stop_pid NAME PID: TERM, wait up to 20 s, then KILL
   local name=$1 pid=$2 i
-  kill -0 "$pid" 2>/dev/null || return 0
+  running "$pid" || return 0
   kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || { log "stopped $name ($pid)"; return 0; }; sleep 0.2; done
+  for ((i = 0; i < 200; i++)); do running "$pid" || { log "stopped $name ($pid)"; return 0; }; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
   log "killed $name ($pid) after 20 s"
 }

@@ -49,8 +49,10 @@ K="$TOOLS_VENV/bin/kubectl"
 
 start() {   # start NAME CMD... : background in its own session, log + pid file
   local name=$1; shift
-  setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
-  echo $! >"$PIDS/$name.pid"
+  # sh records its own pid, then execs CMD (same pid), whether or not setsid had to fork
+  setsid sh -c 'echo $$ >"$0"; exec "$@"' "$PIDS/$name.pid" "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
+  local i; for ((i = 0; i < 50; i++)); do [ -s "$PIDS/$name.pid" ] && return 0; sleep 0.02; done
+  die "could not start $name"
 }
 step() { log "$1 ($(( SECONDS - t0 )) s)"; }
 

@@ -36,8 +36,11 @@ wait_for() {
   done
 }
 
+# running PID : the process exists and is not a zombie (orphans may wait to be reaped).
+running() { kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+
 # pid_alive FILE : the pid recorded in FILE runs.
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+pid_alive() { [ -f "$1" ] && running "$(cat "$1")"; }
 
 # port_free PORT : nothing listens on 127.0.0.1:PORT.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
