@@ -41,7 +41,8 @@ for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$WEB_PORT" "$ADMIN_PO
 done
 unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT   # else Traefik/kubectl go in-cluster
 
-rm -rf "$LOCAL/etcd" "$LOCAL/prometheus" "$PIDS"
+rm -rf "$LOCAL/etcd" "$LOCAL/prometheus" "$PIDS" "$LOCAL/logs.prev"
+[ -d "$LOGS" ] && mv "$LOGS" "$LOCAL/logs.prev"   # the previous stack's logs, one generation
 mkdir -p "$LOCAL/pki" "$LOGS" "$PIDS" "$LOCAL/prometheus/targets"
 export LOCAL KUBECONFIG="$LOCAL/kubeconfig"
 export WEB_PORT ADMIN_PORT APISERVER_PORT STABLE_PORT CANARY_PORT BACKEND_HOST
