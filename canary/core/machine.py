@@ -59,7 +59,7 @@ from canary.core.models import AppliedWeight, Condition, Rollout, RolloutStatus
 from canary.core.observation import Observation
 from canary.core.phases import Cond, Phase, Reason
 from canary.core.plan import Plan
-from canary.core.schedule import next_analysis_at, parse_time, rfc3339, seconds_since
+from canary.core.schedule import aware, next_analysis_at, parse_time, rfc3339, seconds_since
 from canary.core.splits import SplitCheck, differs, drifted, weights_for
 from canary.core.statusdiff import diff
 from canary.core.transitions import (
@@ -195,6 +195,7 @@ def _settle(run: Run) -> None:
         TRANSITIONS[Phase(run.s.phase or Phase.PENDING)](run)
         if (run.s.phase, run.s.step_index) == before:
             return
+    raise AssertionError("the transitions did not settle")  # each pass needs new live weights
 
 
 # -- assembly -----------------------------------------------------------------------------
@@ -310,7 +311,7 @@ def _requeue(run: Run, split: SplitCheck, write: bool) -> float | None:
         waits.append(remaining)
     due = next_analysis_at(run.spec, run.s)
     if due is not None:
-        waits.append((due - run.now.astimezone(due.tzinfo)).total_seconds())
+        waits.append((due - aware(run.now)).total_seconds())
     held = seconds_since(run.s.hold_since, run.now)
     if held is not None:
         waits.append(run.deadline() - held)

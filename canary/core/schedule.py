@@ -18,11 +18,14 @@ from canary.core.models import RolloutSpec, RolloutStatus
 from canary.core.phases import Cond, Phase
 
 
+def aware(now: datetime) -> datetime:
+    """``now`` with a time zone; naive datetimes are taken as UTC."""
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+
+
 def rfc3339(now: datetime) -> str:
     """UTC, "Z" suffix; naive datetimes are taken as UTC."""
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    return now.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return aware(now).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -39,11 +42,7 @@ def parse_time(text: str | None) -> datetime | None:
 def seconds_since(text: str | None, now: datetime) -> float | None:
     """Seconds from the timestamp ``text`` to ``now`` (None when there is none)."""
     then = parse_time(text)
-    if then is None:
-        return None
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    return (now - then).total_seconds()
+    return None if then is None else (aware(now) - then).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -86,8 +85,7 @@ def analysis_window(
 ) -> AnalysisWindow | None:
     """The window to query when a check is due (the last ``interval`` up to ``now``)."""
     due = next_analysis_at(spec, status)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
+    now = aware(now)
     if due is None or now < due:
         return None
     seconds = parse_duration(spec.analysis.interval)

@@ -17,10 +17,10 @@ from canary.core.conditions import Want
 from canary.core.durations import parse_duration
 from canary.core.models import AppliedWeight, LastCommand, RolloutSpec, RolloutStatus, Step
 from canary.core.observation import Observation
-from canary.core.phases import Cond, Phase, Reason, Verdict
+from canary.core.phases import Phase, Reason, Verdict
 from canary.core.plan import Event
 from canary.core.results import AnalysisResult
-from canary.core.schedule import parse_time, rfc3339, seconds_since
+from canary.core.schedule import aware, parse_time, rfc3339, seconds_since
 from canary.core.splits import SplitCheck, differs, verify, weights_for
 
 PAUSE_USER = "user"  # status.pauseReason: `canary pause`
@@ -276,32 +276,27 @@ def resting(run: Run) -> None:
     """Paused, Succeeded, RolledBack, Aborted, Failed: hold the weights, wait for a command."""
 
 
-def pause_remaining(run: Run) -> float | None:
-    """Seconds until the current step's pause ends (None without a pause or verification)."""
-    step = run.step
-    held = seconds_since(run.s.verified_at, run.now)
-    if step is None or step.pause is None or held is None:
+def pause_end(run: Run) -> datetime | None:
+    """When the current step's pause ends (None: a manual gate, or not verified yet)."""
+    step, since = run.step, parse_time(run.s.verified_at)
+    if step is None or step.pause is None or since is None:
         return None
-    return parse_duration(step.pause) - held
+    return since + timedelta(seconds=parse_duration(step.pause))
+
+
+def pause_remaining(run: Run) -> float | None:
+    """Seconds until the current step's pause ends."""
+    end = pause_end(run)
+    return None if end is None else (end - aware(run.now)).total_seconds()
 
 
 def describe_hold(run: Run) -> str:
-    """The one-line message of a verified, holding step (no countdown: stable text)."""
+    """The one-line message of a verified step (absolute times: no churn in status)."""
     head = f"step {run.label()} at canary {run.canary_weight()}%"
-    if run.s.promoted_full:
-        return f"{head}: promoted to the last step"
-    if at_gate(run):
+    end = pause_end(run)
+    if at_gate(run) or end is None:
         return f"{head}: awaiting promotion (canary promote)"
-    step, since = run.step, parse_time(run.s.verified_at)
-    hold = "holding"
-    if step is not None and step.pause is not None and since is not None:
-        until = since + timedelta(seconds=parse_duration(step.pause))
-        hold = f"holding {step.pause} until {rfc3339(until)}"
+    hold = f"holding {run.step.pause if run.step else ''} until {rfc3339(end)}"
     if not run.spec.analysis.metrics:
         return f"{head}: {hold}"
     return f"{head}: {hold}; last check {run.s.step_verdict or 'pending'}"
-
-
-def condition_status(run: Run, cond: Cond) -> str | None:
-    found = run.s.condition(cond)
-    return None if found is None else found.status

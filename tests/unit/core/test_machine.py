@@ -113,6 +113,16 @@ ROWS: dict[
         None,
         {Reason.DEADLINE_EXCEEDED},
     ),
+    "pending without a hold clock starts one": (
+        status(phase="Pending", step_index=None, last_applied_weights=[], hold_since=None),
+        obs(10, route_ready=None),
+        T0,
+        "Pending",
+        None,
+        False,
+        None,
+        set(),
+    ),
     "weights not live yet → write, hold": (
         status(last_applied_weights=[]),
         obs(10, live_weights=live(10, 90)),
