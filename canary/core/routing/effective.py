@@ -99,9 +99,20 @@ class _Where:
         culprit: str | None = None,
     ) -> RequestShare:
         return RequestShare(
-            self.rule, self.match, self.gateway, self.listener, self.hostname, request,
-            probed, share, expected, verified, status, taken_by, culprit,
-        )  # fmt: skip
+            self.rule,
+            self.match,
+            self.gateway,
+            self.listener,
+            self.hostname,
+            request,
+            probed,
+            share,
+            expected,
+            verified,
+            status,
+            taken_by,
+            culprit,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,9 +188,12 @@ def effective_canary_share(
             rule_expected = _expected(rule, canary, ns)
             for probe in probes(att, rule):
                 where = _Where(
-                    rule.index, probe.match_index, att.gateway.key, att.listener.name,
+                    rule.index,
+                    probe.match_index,
+                    att.gateway.key,
+                    att.listener.name,
                     probe.hostname,
-                )  # fmt: skip
+                )
                 if probe.request is None:
                     per.append(
                         where.share(f"not probed: {probe.why_not}", False, 0.0, rule_expected, True)

@@ -69,6 +69,31 @@ def _mismatch(e: Entry, req: Request) -> str:
     return grpc_mismatch(m, req)
 
 
+def _first_http(cands: list[tuple[HostKey, Entry]], req: Request) -> tuple[HostKey, Entry] | None:
+    """The hot loop: path checks inlined, the rest only when the path matches."""
+    path = req.path
+    size = len(path)
+    for item in cands:
+        e = item[1]
+        t = e.ptype
+        v = e.pvalue
+        if t == 1:
+            if v and not (path.startswith(v) and (size == len(v) or path[len(v)] == "/")):
+                continue
+        elif t == 0:
+            if path != v:
+                continue
+        elif e.regex is None or e.regex.fullmatch(path) is None:
+            continue
+        if not e.rest:
+            return item
+        m = e.match
+        assert isinstance(m, o.HTTPMatch)
+        if http_matches(m, req):
+            return item
+    return None
+
+
 def evaluate(table: Table, req: Request, *, explain: bool = False, naive: bool = False) -> Decision:
     """Decide what the Gateway does with ``req``; raises ``RoutingError`` (which Gateway?)."""
     gateway = table.gateway(req.gateway)
@@ -79,12 +104,16 @@ def evaluate(table: Table, req: Request, *, explain: bool = False, naive: bool =
             d.explain = [{"result": "no listener", "reason": why}]
         return d
     kind = o.GRPC_ROUTE if req.grpc is not None else o.HTTP_ROUTE
-    cands = li.scan(kind, req.hostname) if naive else li.candidates(kind, req.hostname)
+    host = req.hostname
+    cands = li.scan(kind, host) if naive else li.candidates(kind, host, req.path)
     chosen: tuple[HostKey, Entry] | None = None
-    for item in cands:
-        if _matches(item[1], req):
-            chosen = item
-            break
+    if kind == o.HTTP_ROUTE:
+        chosen = _first_http(cands, req)
+    else:
+        for item in cands:
+            if _matches(item[1], req):
+                chosen = item
+                break
     d = _decide(table, li, req, chosen)
     if explain:
         d.explain = _explain(table, li, kind, req, cands, chosen)
@@ -93,8 +122,7 @@ def evaluate(table: Table, req: Request, *, explain: bool = False, naive: bool =
 
 def _notes(table: Table, li: ListenerIndex, req: Request, chosen: Entry | None) -> list[str]:
     notes: list[str] = []
-    same_port = [x for x in table.listeners[li.gateway.key] if x.listener.port == li.listener.port]
-    if len(same_port) > 1:
+    if li.shares_port:
         notes.append(f"{NOTE_ISOLATION} (here: {li.listener.name})")
     if req.grpc is not None:
         notes.append(NOTE_GRPC)

@@ -48,13 +48,17 @@ def _values_match(matches: tuple[o.ValueMatch, ...], index: Mapping[str, str]) -
 
 def http_matches(m: o.HTTPMatch, req: Request) -> bool:
     p = m.path
-    if p.type == o.EXACT:
-        if req.path != p.value:
+    path = req.path
+    if p.type == o.PATH_PREFIX:
+        norm = p.norm
+        if norm and not (
+            path.startswith(norm) and (len(path) == len(norm) or path[len(norm)] == "/")
+        ):
             return False
-    elif p.type == o.PATH_PREFIX:
-        if not prefix_matches(p.norm, req.path):
+    elif p.type == o.EXACT:
+        if path != p.value:
             return False
-    elif p.regex is None or p.regex.fullmatch(req.path) is None:
+    elif p.regex is None or p.regex.fullmatch(path) is None:
         return False
     if m.method is not None and m.method != req.method:
         return False

@@ -155,11 +155,11 @@ class PathMatch:
     type: str
     value: str
     regex: re.Pattern[str] | None = None
+    norm: str = ""  # the value without its trailing "/" ("" for "/"), for PathPrefix
 
-    @property
-    def norm(self) -> str:
-        """The prefix without its trailing "/" ("" for "/")."""
-        return self.value.rstrip("/")
+    @classmethod
+    def of(cls, type_: str, value: str, regex: re.Pattern[str] | None = None) -> PathMatch:
+        return cls(type_, value, regex, value.rstrip("/"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ _FILTER_FIELD = {
 }
 _SERVICE_RE = re.compile(r"(?i)^\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$")
 _METHOD_RE = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
-_DEFAULT_MATCH = o.HTTPMatch(o.PathMatch(o.PATH_PREFIX, "/"))
+_DEFAULT_MATCH = o.HTTPMatch(o.PathMatch.of(o.PATH_PREFIX, "/"))
 
 
 def _regex(doc: Doc, value: str, path: str) -> re.Pattern[str]:
@@ -153,7 +153,7 @@ def _http_match(doc: Doc, raw: Any, p: str) -> o.HTTPMatch:
     if method is not None:
         method = doc.enum(raw, "method", f"{p}.method", _HTTP_METHODS)
     return o.HTTPMatch(
-        path=o.PathMatch(ptype, value, regex),
+        path=o.PathMatch.of(ptype, value, regex),
         headers=_value_matches(doc, raw, "headers", p, header=True),
         query=_value_matches(doc, raw, "queryParams", p, header=False),
         method=method,

@@ -12,6 +12,7 @@ check the index (a differential test) and to measure what the index buys.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,67 @@ class Entry:
     match: o.HTTPMatch | o.GRPCMatch | None  # None: a GRPCRoute rule without matches
     key: StaticKey
     plan: RulePlan
+    segment: str | None  # first path segment an Exact/PathPrefix needs ("" any); None: any
+    # Precomputed for the hot loop (HTTP only): path type code, value, regex, whether
+    # anything but the path must be checked.
+    ptype: int = -1  # 0 Exact, 1 PathPrefix, 2 RegularExpression, -1 gRPC
+    pvalue: str = ""  # Exact value or PathPrefix norm
+    regex: re.Pattern[str] | None = None
+    rest: bool = True  # method, headers or query params to check
+
+
+def first_segment(path: str) -> str:
+    """``/a/b`` → ``a``; ``/`` → ``""``."""
+    end = path.find("/", 1)
+    return path[1:] if end < 0 else path[1:end]
+
+
+_REGEX_SPECIAL = set(".^$*+?{}[]\\|()")
+_QUANTIFIERS = set("*+?{")
+
+
+def regex_segment(pattern: str) -> str | None:
+    """The first path segment every full match of ``pattern`` has, when the pattern
+    starts with it literally (``/api/v[0-9]+`` → ``api``); None when unknown."""
+    if "|" in pattern:
+        return None
+    end = 0
+    while end < len(pattern) and pattern[end] not in _REGEX_SPECIAL:
+        end += 1
+    literal = pattern[:end]
+    if end < len(pattern) and pattern[end] in _QUANTIFIERS:
+        literal = literal[:-1]  # the quantifier makes the last literal character optional
+    if not literal.startswith("/"):
+        return None
+    stop = literal.find("/", 1)
+    return literal[1:stop] if stop > 1 else None
+
+
+def _entry(
+    route: o.Route,
+    rule: o.Rule,
+    i: int,
+    m: o.HTTPMatch | o.GRPCMatch,
+    key: StaticKey,
+    plan: RulePlan,
+) -> Entry:
+    if not isinstance(m, o.HTTPMatch):
+        return Entry(route, rule, i, m, key, plan, None)
+    p = m.path
+    code = {o.EXACT: 0, o.PATH_PREFIX: 1, o.REGEX: 2}[p.type]
+    value = p.norm if code == 1 else p.value
+    rest = bool(m.method or m.headers or m.query)
+    return Entry(route, rule, i, m, key, plan, _segment(m), code, value, p.regex, rest)
+
+
+def _segment(m: o.HTTPMatch | o.GRPCMatch | None) -> str | None:
+    if not isinstance(m, o.HTTPMatch):
+        return None
+    if m.path.type == o.REGEX:
+        return regex_segment(m.path.value)
+    if m.path.type == o.EXACT:
+        return first_segment(m.path.value)  # "/" gives "": a candidate for every path
+    return first_segment(m.path.norm) if m.path.norm else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +129,12 @@ class ListenerIndex:
         self.gateway = gateway
         self.listener = listener
         self.placed = placed
+        self.shares_port = False  # another listener of the Gateway uses the same port
         self._exact: dict[tuple[str, str], list[Placed]] = {}
         self._wild: dict[tuple[str, str], list[Placed]] = {}
         self._any: dict[str, list[Placed]] = {}
-        self._cache: dict[tuple[str, str], list[tuple[HostKey, Entry]]] = {}
+        self._hosts: dict[tuple[str, str], list[tuple[HostKey, Entry]]] = {}
+        self._cache: dict[tuple[str, str, str], list[tuple[HostKey, Entry]]] = {}
         for p in placed:
             kind = p.attachment.route.kind
             for h in p.attachment.hostnames:
@@ -81,9 +145,9 @@ class ListenerIndex:
                 else:
                     self._exact.setdefault((kind, h), []).append(p)
 
-    def candidates(self, kind: str, host: str) -> list[tuple[HostKey, Entry]]:
-        """Entries for ``host`` in precedence order (cached per host)."""
-        cached = self._cache.get((kind, host))
+    def _for_host(self, kind: str, host: str) -> list[tuple[HostKey, Entry]]:
+        """Entries of every route whose hostnames match ``host``, in precedence order."""
+        cached = self._hosts.get((kind, host))
         if cached is not None:
             return cached
         routes: dict[int, Placed] = {}
@@ -100,9 +164,27 @@ class ListenerIndex:
             assert hk is not None
             out.extend((hk, e) for e in p.entries)
         out.sort(key=lambda item: (item[0], item[1].key))
+        if len(self._hosts) >= _CACHE_LIMIT:
+            self._hosts.clear()
+        self._hosts[(kind, host)] = out
+        return out
+
+    def candidates(self, kind: str, host: str, path: str) -> list[tuple[HostKey, Entry]]:
+        """Entries that could match ``host`` and ``path``, in precedence order (cached).
+
+        Second level: by the path's first segment. An Exact or PathPrefix match can only
+        accept paths whose first segment is its own (PathPrefix "/" accepts all);
+        regular expressions and gRPC matches are always candidates.
+        """
+        seg = first_segment(path)
+        key = (kind, host, seg)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        out = [item for item in self._for_host(kind, host) if item[1].segment in (None, "", seg)]
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
-        self._cache[(kind, host)] = out
+        self._cache[key] = out
         return out
 
     def scan(self, kind: str, host: str) -> list[tuple[HostKey, Entry]]:
@@ -140,6 +222,9 @@ class Table:
                 ListenerIndex(gw, lst, by_listener.get((gw.key, lst.name), []))
                 for lst in gw.listeners
             ]
+            for li in self.listeners[gw.key]:
+                ports = [x.port for x in gw.listeners]
+                li.shares_port = ports.count(li.listener.port) > 1
 
     def _plan(self, route: o.Route, rule: o.Rule) -> RulePlan:
         backends = self.resolver.shares(route, rule)
@@ -153,13 +238,14 @@ class Table:
         for rule in route.rules:
             plan = self.plans[(route.kind, route.key, rule.index)]
             if route.kind == o.GRPC_ROUTE and not rule.matches:
-                entries.append(Entry(route, rule, 0, None, grpc_key(route, rule, 0, None), plan))
+                key = grpc_key(route, rule, 0, None)
+                entries.append(Entry(route, rule, 0, None, key, plan, None))
             for i, m in enumerate(rule.matches):
                 if isinstance(m, o.HTTPMatch):
                     key = http_key(route, rule, i, m)
                 else:
                     key = grpc_key(route, rule, i, m)
-                entries.append(Entry(route, rule, i, m, key, plan))
+                entries.append(_entry(route, rule, i, m, key, plan))
         entries.sort(key=lambda e: e.key)
         return tuple(entries)
 

@@ -53,7 +53,9 @@ def exact(value: str, **extra: Any) -> dict[str, Any]:
     return {"path": {"type": "Exact", "value": value}, **extra}
 
 
-def rule(*backends: dict[str, Any], matches: list[Any] | None = None, **extra: Any) -> dict[str, Any]:
+def rule(
+    *backends: dict[str, Any], matches: list[Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     out: dict[str, Any] = {"backendRefs": list(backends), **extra}
     if matches is not None:
         out["matches"] = matches

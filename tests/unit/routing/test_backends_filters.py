@@ -42,8 +42,10 @@ def test_weights_give_exact_shares(weights: tuple[int | None, ...], expected: li
 
 
 def test_all_zero_weights_answer_500_with_a_note() -> None:
-    d = ask([GW, route("r", rule(backend("a", weight=0), backend("b", weight=0)))],
-            "GET http://h.example/")  # fmt: skip
+    d = ask(
+        [GW, route("r", rule(backend("a", weight=0), backend("b", weight=0)))],
+        "GET http://h.example/",
+    )
     assert (d.status, d.error_share) == (500, 1.0)
     assert any("Traefik answers 503" in n for n in d.notes)
 
@@ -84,8 +86,12 @@ def test_cross_namespace_backend_needs_a_reference_grant() -> None:
     assert ask([GW, r], "GET http://h.example/").status == 500
     assert ask([GW, r, grant("other", "app")], "GET http://h.example/").status == 200
     # a grant for a different name, route kind or source namespace does not permit it
-    for g in (grant("other", "app", to_name="else"), grant("other", "app", kind="GRPCRoute"),
-              grant("other", "elsewhere"), grant("app", "app")):  # fmt: skip
+    for g in (
+        grant("other", "app", to_name="else"),
+        grant("other", "app", kind="GRPCRoute"),
+        grant("other", "elsewhere"),
+        grant("app", "app"),
+    ):
         assert ask([GW, r, g], "GET http://h.example/").status == 500
     assert ask([GW, r, grant("other", "app", to_name="svc")], "GET http://h.example/").status == 200
 
@@ -118,36 +124,62 @@ REWRITE_TABLE = [
 @pytest.mark.parametrize("path,match,replacement,expected", REWRITE_TABLE)
 def test_replace_prefix_match_table(path: str, match: str, replacement: str, expected: str) -> None:
     assert replace_prefix(path, match, replacement) == expected
-    f = {"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch",
-                                                       "replacePrefixMatch": replacement}}}  # fmt: skip
+    f = {
+        "type": "URLRewrite",
+        "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": replacement}},
+    }
     docs = [GW, route("r", rule(backend("a"), matches=[prefix(match)], filters=[f]))]
     assert ask(docs, f"GET http://h.example{path}").request.path == expected
 
 
 def test_url_rewrite_full_path_and_hostname() -> None:
-    f = {"type": "URLRewrite", "urlRewrite": {"hostname": "internal.svc",
-         "path": {"type": "ReplaceFullPath", "replaceFullPath": "/new"}}}  # fmt: skip
+    f = {
+        "type": "URLRewrite",
+        "urlRewrite": {
+            "hostname": "internal.svc",
+            "path": {"type": "ReplaceFullPath", "replaceFullPath": "/new"},
+        },
+    }
     d = ask([GW, route("r", rule(backend("a"), filters=[f]))], "GET http://h.example:80/old/x?q=1")
     assert (d.request.host, d.request.path, d.request.query) == ("internal.svc", "/new", "q=1")
 
 
 def test_request_header_modifier_set_add_remove_case_insensitive() -> None:
-    f = {"type": "RequestHeaderModifier", "requestHeaderModifier": {
-        "set": [{"name": "X-Set", "value": "new"}],
-        "add": [{"name": "x-add", "value": "two"}, {"name": "X-Fresh", "value": "1"}],
-        "remove": ["x-gone"]}}  # fmt: skip
-    d = ask([GW, route("r", rule(backend("a"), filters=[f]))], "GET http://h.example/",
-            [("x-set", "old"), ("X-Add", "one"), ("X-GONE", "bye")])  # fmt: skip
-    assert d.to_dict()["request"]["headers"] == {"X-Set": "new", "X-Add": "one, two", "X-Fresh": "1"}
+    f = {
+        "type": "RequestHeaderModifier",
+        "requestHeaderModifier": {
+            "set": [{"name": "X-Set", "value": "new"}],
+            "add": [{"name": "x-add", "value": "two"}, {"name": "X-Fresh", "value": "1"}],
+            "remove": ["x-gone"],
+        },
+    }
+    d = ask(
+        [GW, route("r", rule(backend("a"), filters=[f]))],
+        "GET http://h.example/",
+        [("x-set", "old"), ("X-Add", "one"), ("X-GONE", "bye")],
+    )
+    assert d.to_dict()["request"]["headers"] == {
+        "X-Set": "new",
+        "X-Add": "one, two",
+        "X-Fresh": "1",
+    }
 
 
 def test_response_header_modifier_is_reported() -> None:
-    f = {"type": "ResponseHeaderModifier", "responseHeaderModifier": {
-        "set": [{"name": "Cache-Control", "value": "no-store"}],
-        "add": [{"name": "X-Via", "value": "canary"}], "remove": ["Server"]}}  # fmt: skip
+    f = {
+        "type": "ResponseHeaderModifier",
+        "responseHeaderModifier": {
+            "set": [{"name": "Cache-Control", "value": "no-store"}],
+            "add": [{"name": "X-Via", "value": "canary"}],
+            "remove": ["Server"],
+        },
+    }
     d = ask([GW, route("r", rule(backend("a"), filters=[f]))], "GET http://h.example/")
     assert d.to_dict()["response_headers"] == {
-        "set": {"Cache-Control": "no-store"}, "add": {"X-Via": "canary"}, "remove": ["Server"]}
+        "set": {"Cache-Control": "no-store"},
+        "add": {"X-Via": "canary"},
+        "remove": ["Server"],
+    }
 
 
 def _redirect(**body: object) -> dict[str, object]:
@@ -163,14 +195,22 @@ def _redirect(**body: object) -> dict[str, object]:
         ({"hostname": "n.example"}, "http://h.example:8080/a", "http://n.example:8080/a", 302),
         ({"port": 8443, "scheme": "https"}, "http://h.example/a", "https://h.example:8443/a", 302),
         ({"port": 80}, "http://h.example/a", "http://h.example/a", 302),
-        ({"path": {"type": "ReplaceFullPath", "replaceFullPath": "/b"}, "statusCode": 308},
-         "http://h.example/a/c", "http://h.example/b", 308),
-        ({"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/z"}, "statusCode": 303},
-         "http://h.example/a/c", "http://h.example/z/c", 303),
+        (
+            {"path": {"type": "ReplaceFullPath", "replaceFullPath": "/b"}, "statusCode": 308},
+            "http://h.example/a/c",
+            "http://h.example/b",
+            308,
+        ),
+        (
+            {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/z"}, "statusCode": 303},
+            "http://h.example/a/c",
+            "http://h.example/z/c",
+            303,
+        ),
         ({"statusCode": 307}, "http://h.example/a", "http://h.example/a", 307),
         ({"statusCode": 301}, "http://h.example/a", "http://h.example/a", 301),
     ],
-)  # fmt: skip
+)
 def test_request_redirect(body: dict[str, object], url: str, location: str, status: int) -> None:
     gw = gateway(listener("http", 80), listener("alt", 8080))
     docs = [gw, route("r", {"matches": [prefix("/a")], "filters": [_redirect(**body)]})]
@@ -179,8 +219,10 @@ def test_request_redirect(body: dict[str, object], url: str, location: str, stat
 
 
 def test_backend_level_filters_apply_only_to_that_backend() -> None:
-    hdr = {"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": [{"name": "X-B",
-                                                                                "value": "1"}]}}  # fmt: skip
+    hdr = {
+        "type": "RequestHeaderModifier",
+        "requestHeaderModifier": {"set": [{"name": "X-B", "value": "1"}]},
+    }
     docs = [GW, route("r", rule(backend("plain"), backend("tagged", filters=[hdr])))]
     d = ask(docs, "GET http://h.example/")
     assert d.backends[0].request is None
@@ -192,7 +234,10 @@ def test_backend_level_redirect_and_mirror_and_extension_ref() -> None:
     docs = [GW, route("r", rule(backend("a", filters=[_redirect(hostname="x.example")])))]
     d = ask(docs, "GET http://h.example/p")
     assert (d.status, d.backends[0].status, d.backends[0].location) == (
-        302, 302, "http://x.example/p")  # fmt: skip
+        302,
+        302,
+        "http://x.example/p",
+    )
     assert d.outcome_shares() == {"redirect": 1.0}
     mirror = {"type": "RequestMirror", "requestMirror": {"backendRef": backend("shadow")}}
     d = ask([GW, route("r", rule(backend("a"), filters=[mirror]))], "GET http://h.example/")
@@ -200,5 +245,7 @@ def test_backend_level_redirect_and_mirror_and_extension_ref() -> None:
     ext = {"type": "ExtensionRef", "extensionRef": {"group": "x.io", "kind": "Auth", "name": "a"}}
     d = ask([GW, route("r", rule(backend("a"), filters=[ext]))], "GET http://h.example/")
     assert (d.status, d.error_share) == (500, 1.0)
-    d = ask([GW, route("r", rule(backend("a", filters=[ext]), backend("b")))], "GET http://h.example/")
+    d = ask(
+        [GW, route("r", rule(backend("a", filters=[ext]), backend("b")))], "GET http://h.example/"
+    )
     assert (d.status, d.error_share) == (200, 0.5)

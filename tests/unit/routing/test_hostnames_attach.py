@@ -34,15 +34,18 @@ from tests.unit.routing.routing_builders import (
         (None, ("a.example.com",), ("a.example.com",)),
         ("test.example.com", ("test.example.com",), ("test.example.com",)),
         ("test.example.com", ("*.example.com",), ("test.example.com",)),
-        ("*.example.com", ("test.example.com", "foo.test.example.com"),
-         ("test.example.com", "foo.test.example.com")),
+        (
+            "*.example.com",
+            ("test.example.com", "foo.test.example.com"),
+            ("test.example.com", "foo.test.example.com"),
+        ),
         ("*.example.com", ("*.example.com",), ("*.example.com",)),
         ("*.example.com", ("*.foo.example.com",), ("*.foo.example.com",)),
         ("*.example.com", ("*.com",), ("*.example.com",)),
         ("*.example.com", ("example.com", "test.example.net"), ()),
         ("*.example.com", ("test.example.com", "test.example.net"), ("test.example.com",)),
     ],
-)  # fmt: skip
+)
 def test_listener_route_hostname_intersection(
     listener_host: str | None, route_hosts: tuple[str, ...], expected: tuple[str, ...]
 ) -> None:
@@ -95,24 +98,34 @@ def test_hostname_precedence_longer_wildcard_first_and_fallthrough() -> None:
     docs = [
         gateway(),
         route("short", rule(backend("short")), hostnames=["*.example.com"]),
-        route("long", rule(backend("long"), matches=[{"path": {"value": "/x"}}]),
-              hostnames=["*.foo.example.com"]),
-    ]  # fmt: skip
+        route(
+            "long",
+            rule(backend("long"), matches=[{"path": {"value": "/x"}}]),
+            hostnames=["*.foo.example.com"],
+        ),
+    ]
     assert split(ask(docs, "GET http://a.foo.example.com/x")) == {"long": 1.0}
     d = ask(docs, "GET http://a.foo.example.com/y")  # less specific hostname still matches
     assert split(d) == {"short": 1.0}
 
 
 def test_listener_isolation_most_specific_listener_only() -> None:
-    gw = gateway(listener("specific", hostname="foo.example.com"),
-                 listener("wild", hostname="*.example.com"))  # fmt: skip
+    gw = gateway(
+        listener("specific", hostname="foo.example.com"), listener("wild", hostname="*.example.com")
+    )
     docs = [
         gw,
-        route("w", rule(backend("w")), parents=[{"name": "gw", "namespace": "infra",
-                                                   "sectionName": "wild"}]),
-        route("s", rule(backend("s"), matches=[{"path": {"value": "/only"}}]),
-              parents=[{"name": "gw", "namespace": "infra", "sectionName": "specific"}]),
-    ]  # fmt: skip
+        route(
+            "w",
+            rule(backend("w")),
+            parents=[{"name": "gw", "namespace": "infra", "sectionName": "wild"}],
+        ),
+        route(
+            "s",
+            rule(backend("s"), matches=[{"path": {"value": "/only"}}]),
+            parents=[{"name": "gw", "namespace": "infra", "sectionName": "specific"}],
+        ),
+    ]
     d = ask(docs, "GET http://foo.example.com/other")
     assert (d.status, d.listener) == (404, "specific")
     assert any("listener isolation" in n for n in d.notes)
@@ -121,10 +134,15 @@ def test_listener_isolation_most_specific_listener_only() -> None:
 
 
 def test_scheme_and_port_select_the_listener() -> None:
-    gw = gateway(listener("http", 80, "HTTP"), listener("alt", 8080, "HTTP"),
-                 listener("https", 443, "HTTPS"))  # fmt: skip
-    docs = [gw, route("r", rule(backend("a")),
-                      parents=[{"name": "gw", "namespace": "infra", "port": 8080}])]  # fmt: skip
+    gw = gateway(
+        listener("http", 80, "HTTP"), listener("alt", 8080, "HTTP"), listener("https", 443, "HTTPS")
+    )
+    docs = [
+        gw,
+        route(
+            "r", rule(backend("a")), parents=[{"name": "gw", "namespace": "infra", "port": 8080}]
+        ),
+    ]
     assert ask(docs, "GET http://h.example:8080/").status == 200
     assert ask(docs, "GET http://h.example/").status == 404
     assert ask(docs, "GET https://h.example/").listener == "https"
@@ -147,9 +165,14 @@ def test_parent_ref_namespace_defaults_to_route_namespace() -> None:
 
 
 def test_missing_and_non_gateway_parents() -> None:
-    docs = [gateway(), route("r", rule(backend("x")),
-                             parents=[{"name": "nope"}, {"name": "svc", "kind": "Service",
-                                                         "group": ""}])]  # fmt: skip
+    docs = [
+        gateway(),
+        route(
+            "r",
+            rule(backend("x")),
+            parents=[{"name": "nope"}, {"name": "svc", "kind": "Service", "group": ""}],
+        ),
+    ]
     reasons = [s.reason for s in build_table(docs).statuses]
     assert reasons == [PARENT_NOT_FOUND, UNSUPPORTED_PARENT]
 
@@ -160,24 +183,83 @@ def test_missing_and_non_gateway_parents() -> None:
         ({}, "infra", {}, True),  # default: Same
         ({}, "app", {}, False),
         ({"namespaces": {"from": "All"}}, "app", {}, True),
-        ({"namespaces": {"from": "Selector", "selector": {"matchLabels": {"team": "a"}}}},
-         "app", {"team": "a"}, True),
-        ({"namespaces": {"from": "Selector", "selector": {"matchLabels": {"team": "a"}}}},
-         "app", {"team": "b"}, False),
-        ({"namespaces": {"from": "Selector", "selector": {"matchExpressions": [
-            {"key": "team", "operator": "In", "values": ["a", "b"]}]}}}, "app", {"team": "b"}, True),
-        ({"namespaces": {"from": "Selector", "selector": {"matchExpressions": [
-            {"key": "team", "operator": "NotIn", "values": ["a"]}]}}}, "app", {"team": "a"}, False),
-        ({"namespaces": {"from": "Selector", "selector": {"matchExpressions": [
-            {"key": "team", "operator": "Exists"}]}}}, "app", {}, False),
-        ({"namespaces": {"from": "Selector", "selector": {"matchExpressions": [
-            {"key": "team", "operator": "DoesNotExist"}]}}}, "app", {}, True),
-        ({"namespaces": {"from": "Selector", "selector": {"matchLabels": {
-            "kubernetes.io/metadata.name": "app"}}}}, "app", None, True),
+        (
+            {"namespaces": {"from": "Selector", "selector": {"matchLabels": {"team": "a"}}}},
+            "app",
+            {"team": "a"},
+            True,
+        ),
+        (
+            {"namespaces": {"from": "Selector", "selector": {"matchLabels": {"team": "a"}}}},
+            "app",
+            {"team": "b"},
+            False,
+        ),
+        (
+            {
+                "namespaces": {
+                    "from": "Selector",
+                    "selector": {
+                        "matchExpressions": [
+                            {"key": "team", "operator": "In", "values": ["a", "b"]}
+                        ]
+                    },
+                }
+            },
+            "app",
+            {"team": "b"},
+            True,
+        ),
+        (
+            {
+                "namespaces": {
+                    "from": "Selector",
+                    "selector": {
+                        "matchExpressions": [{"key": "team", "operator": "NotIn", "values": ["a"]}]
+                    },
+                }
+            },
+            "app",
+            {"team": "a"},
+            False,
+        ),
+        (
+            {
+                "namespaces": {
+                    "from": "Selector",
+                    "selector": {"matchExpressions": [{"key": "team", "operator": "Exists"}]},
+                }
+            },
+            "app",
+            {},
+            False,
+        ),
+        (
+            {
+                "namespaces": {
+                    "from": "Selector",
+                    "selector": {"matchExpressions": [{"key": "team", "operator": "DoesNotExist"}]},
+                }
+            },
+            "app",
+            {},
+            True,
+        ),
+        (
+            {
+                "namespaces": {
+                    "from": "Selector",
+                    "selector": {"matchLabels": {"kubernetes.io/metadata.name": "app"}},
+                }
+            },
+            "app",
+            None,
+            True,
+        ),
         ({"namespaces": {"from": "All"}, "kinds": [{"kind": "GRPCRoute"}]}, "app", {}, False),
         ({"namespaces": {"from": "All"}, "kinds": [{"kind": "HTTPRoute"}]}, "app", {}, True),
     ],
-)  # fmt: skip
+)
 def test_allowed_routes(
     allowed: dict[str, object], route_ns: str, ns_labels: dict[str, str] | None, ok: bool
 ) -> None:
@@ -202,10 +284,16 @@ def test_attached_if_one_of_two_listeners_accepts() -> None:
 
 
 def test_http_and_grpc_route_with_intersecting_hostnames_only_the_older_is_accepted() -> None:
-    grpc = route("g", {"backendRefs": [backend("grpc")]}, kind="GRPCRoute",
-                 hostnames=["x.example.com"], created="2020-01-01T00:00:00Z")  # fmt: skip
-    http = route("h", rule(backend("http")), hostnames=["*.example.com"],
-                 created="2021-01-01T00:00:00Z")  # fmt: skip
+    grpc = route(
+        "g",
+        {"backendRefs": [backend("grpc")]},
+        kind="GRPCRoute",
+        hostnames=["x.example.com"],
+        created="2020-01-01T00:00:00Z",
+    )
+    http = route(
+        "h", rule(backend("http")), hostnames=["*.example.com"], created="2021-01-01T00:00:00Z"
+    )
     table = build_table([gateway(), grpc, http])
     assert [s.reason for s in table.statuses if not s.accepted] == [ROUTE_KIND_CONFLICT]
     assert ask(table, "GET http://x.example.com/").status == 404
@@ -215,7 +303,9 @@ def test_http_and_grpc_route_with_intersecting_hostnames_only_the_older_is_accep
 
 def test_two_parent_refs_to_one_listener_merge_hostnames() -> None:
     gw = gateway(listener("a"))
-    parents = [{"name": "gw", "namespace": "infra"},
-               {"name": "gw", "namespace": "infra", "sectionName": "a"}]  # fmt: skip
+    parents = [
+        {"name": "gw", "namespace": "infra"},
+        {"name": "gw", "namespace": "infra", "sectionName": "a"},
+    ]
     table = build_table([gw, route("r", rule(backend("x")), parents=parents)])
     assert len(table.attachments) == 1

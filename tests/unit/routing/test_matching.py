@@ -195,8 +195,14 @@ def test_precedence_across_routes(
 
 
 def test_precedence_across_rules_of_one_route_ignores_list_order() -> None:
-    docs = [GW, route("r", rule(backend("short"), matches=[prefix("/a")]),
-                      rule(backend("long"), matches=[prefix("/a/b")]))]  # fmt: skip
+    docs = [
+        GW,
+        route(
+            "r",
+            rule(backend("short"), matches=[prefix("/a")]),
+            rule(backend("long"), matches=[prefix("/a/b")]),
+        ),
+    ]
     assert split(ask(docs, "GET http://h.example/a/b")) == {"long": 1.0}
 
 
@@ -220,8 +226,12 @@ def test_regex_ranks_between_exact_and_prefix() -> None:
     docs = [
         GW,
         route("a", rule(backend("prefix"), matches=[prefix("/x")])),
-        route("b", rule(backend("regex"), matches=[{"path": {"type": "RegularExpression",
-                                                           "value": "/x.*"}}])),  # fmt: skip
+        route(
+            "b",
+            rule(
+                backend("regex"), matches=[{"path": {"type": "RegularExpression", "value": "/x.*"}}]
+            ),
+        ),
         route("c", rule(backend("exact"), matches=[exact("/x/1")])),
     ]
     assert split(ask(docs, "GET http://h.example/x/1")) == {"exact": 1.0}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.unit.routing.routing_builders import ask, seed_docs, split
 
 from canary.core.routing import build_table
+from tests.unit.routing.routing_builders import ask, seed_docs, split
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,9 @@ def test_grpc_route_service_and_method(table) -> None:  # type: ignore[no-untype
     d = ask(table, "POST https://grpc.example.com", grpc=("order.OrderService", "List"))
     assert (d.rule, split(d)) == (1, {"order-grpc-service": 1.0})
     # an unknown method of user.UserService is UNIMPLEMENTED (404)
-    assert ask(table, "POST https://grpc.example.com", grpc=("user.UserService", "Del")).status == 404
+    assert (
+        ask(table, "POST https://grpc.example.com", grpc=("user.UserService", "Del")).status == 404
+    )
 
 
 def test_reference_grant_for_gateway_secret_does_not_permit_route_backends() -> None:
