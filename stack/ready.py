@@ -178,9 +178,12 @@ def wait_targets_up(prometheus_url: str, *, jobs: Sequence[str], timeout: float 
     poll(check, timeout=timeout, what=f"Prometheus targets up for {list(jobs)}", interval=0.25)
 
 
-def wait_scraped(prometheus_url: str, *, instance: str, timeout: float = 30.0) -> None:
-    """Wait until the target `instance` (host:port) is up in Prometheus."""
-    query = urllib.parse.urlencode({"query": f'up{{instance="{instance}"}} == 1'})
+def wait_scraped(
+    prometheus_url: str, *, instance: str, namespace: str | None = None, timeout: float = 30.0
+) -> None:
+    """Wait until the target `instance` (host:port; of `namespace`, if given) is up."""
+    sel = f'instance="{instance}"' + (f',namespace="{namespace}"' if namespace else "")
+    query = urllib.parse.urlencode({"query": f"up{{{sel}}} == 1"})
 
     def check() -> tuple[bool, str]:
         try:

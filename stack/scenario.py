@@ -409,7 +409,10 @@ def deploy_app(
             timeout=timeout,
         )
         for port in backends.ports.values():
-            wait_scraped(env.prometheus_url, instance=f"127.0.0.1:{port}", timeout=timeout)
+            instance = f"127.0.0.1:{port}"
+            wait_scraped(
+                env.prometheus_url, instance=instance, namespace=namespace, timeout=timeout
+            )
     except BaseException:
         backends.stop()
         raise
