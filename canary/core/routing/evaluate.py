@@ -53,17 +53,16 @@ NOTE_NO_BACKENDS = "the rule has no backendRefs: every request gets 500"
 
 def _matches(e: Entry, req: Request) -> bool:
     m = e.match
-    if m is None:
-        return req.grpc is not None
-    if isinstance(m, o.HTTPMatch):
-        return http_matches(m, req)
+    if m is None:  # a GRPCRoute rule without matches matches every gRPC request
+        return True
+    assert isinstance(m, o.GRPCMatch)
     return grpc_matches(m, req)
 
 
 def _mismatch(e: Entry, req: Request) -> str:
     m = e.match
     if m is None:
-        return "" if req.grpc is not None else "not a gRPC request"
+        return ""
     if isinstance(m, o.HTTPMatch):
         return http_mismatch(m, req)
     return grpc_mismatch(m, req)
@@ -116,7 +115,8 @@ def evaluate(table: Table, req: Request, *, explain: bool = False, naive: bool =
                 break
     d = _decide(table, li, req, chosen)
     if explain:
-        d.explain = _explain(table, li, kind, req, cands, chosen)
+        # every candidate for the host, not just the path bucket: explain them all
+        d.explain = _explain(table, li, kind, req, li.scan(kind, req.hostname), chosen)
     return d
 
 
@@ -274,10 +274,9 @@ def _explain(
             row["result"] = "no match"
             row["reason"] = reason
         else:
+            assert chosen is not None  # a matching entry before it would have been chosen
             row["result"] = "matches, lower precedence"
-            row["reason"] = (
-                f"{chosen[1].route.key} rule {chosen[1].rule.index} ranks higher" if chosen else ""
-            )
+            row["reason"] = f"{chosen[1].route.key} rule {chosen[1].rule.index} ranks higher"
         out.append(row)
     for route in table.objects.routes:
         if route.kind != kind or route.key in seen_routes:

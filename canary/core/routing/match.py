@@ -98,8 +98,7 @@ def grpc_matches(m: o.GRPCMatch, req: Request) -> bool:
 
 
 def grpc_mismatch(m: o.GRPCMatch, req: Request) -> str:
-    if req.grpc is None:
-        return "not a gRPC request"
+    assert req.grpc is not None  # GRPCRoute entries are only candidates for gRPC requests
     service, method = req.grpc
     if m.type == o.EXACT:
         if m.service is not None and m.service != service:
