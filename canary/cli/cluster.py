@@ -54,6 +54,17 @@ Factory = Callable[[Target], Cluster]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class ContractCommand(click.Command):
+    """A verb whose usage errors exit 3 with one line (click's own exit 2 means timeout here)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            hint = f" (see: {ctx.command_path} --help)"
+            raise UsageFailure(exc.format_message() + hint) from None
+
+
 def kube_options(fn: F) -> F:
     """Add ``--kubeconfig``, ``--context`` and ``-n/--namespace`` to a verb."""
     fn = click.option(

@@ -30,7 +30,14 @@ import click
 from canary.adapters.ports import Obj
 from canary.cli import render
 from canary.cli.app import EXIT_FAILED, EXIT_OK, UsageFailure, cli
-from canary.cli.cluster import Target, connect, get_rollout, kube_options, translated
+from canary.cli.cluster import (
+    ContractCommand,
+    Target,
+    connect,
+    get_rollout,
+    kube_options,
+    translated,
+)
 from canary.cli.status import DEFAULT_TIMEOUT, Outcome, Reporter, is_stale, parse_timeout, wait_for
 from canary.core.phases import COMMAND_ANNOTATION, COMMAND_ID_ANNOTATION, Phase, Verb
 
@@ -224,7 +231,7 @@ def _command_options(fn: Any) -> Any:
 
 
 def _register(verb: str, summary: str) -> None:
-    @cli.command(verb, help=summary)
+    @cli.command(verb, help=summary, cls=ContractCommand)
     @click.argument("name")
     @_command_options
     def command(
@@ -249,7 +256,7 @@ def _register(verb: str, summary: str) -> None:
         )
 
 
-@cli.command("promote")
+@cli.command("promote", cls=ContractCommand)
 @click.argument("name")
 @click.option("--full", is_flag=True, help="Go to the last step now, skipping analysis.")
 @_command_options

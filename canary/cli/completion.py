@@ -13,12 +13,13 @@ import click
 from click.shell_completion import get_completion_class
 
 from canary.cli.app import UsageFailure, cli
+from canary.cli.cluster import ContractCommand
 
 SHELLS = ("bash", "zsh")
 COMPLETE_VAR = "_CANARY_COMPLETE"
 
 
-@cli.command("completion")
+@cli.command("completion", cls=ContractCommand)
 @click.argument("shell", type=click.Choice(SHELLS))
 def completion_cmd(shell: str) -> None:
     """Print the bash or zsh completion script for canary.

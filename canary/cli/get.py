@@ -27,6 +27,7 @@ from canary.cli import render
 from canary.cli.app import UsageFailure, cli
 from canary.cli.cluster import (
     Cluster,
+    ContractCommand,
     Target,
     connect,
     follow,
@@ -37,7 +38,7 @@ from canary.cli.cluster import (
 from canary.cli.status import parse_timeout, recent_events
 
 
-@cli.command("get")
+@cli.command("get", cls=ContractCommand)
 @click.argument("name", required=False)
 @kube_options
 @click.option(

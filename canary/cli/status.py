@@ -30,7 +30,15 @@ from rich.console import Console
 from canary.adapters.ports import Obj
 from canary.cli import render
 from canary.cli.app import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT, UsageFailure, cli
-from canary.cli.cluster import Cluster, Target, connect, follow, get_rollout, kube_options
+from canary.cli.cluster import (
+    Cluster,
+    ContractCommand,
+    Target,
+    connect,
+    follow,
+    get_rollout,
+    kube_options,
+)
 from canary.core.durations import DurationError, parse_duration
 from canary.core.phases import FAILED_PHASES, Cond, Phase
 
@@ -265,7 +273,7 @@ def recent_events(cluster: Cluster, obj: Obj, limit: int = 8) -> list[Mapping[st
         return []
 
 
-@cli.command("status")
+@cli.command("status", cls=ContractCommand)
 @click.argument("name")
 @kube_options
 @click.option("-w", "--wait", is_flag=True, help="Wait until the goal (--until) is reached.")
