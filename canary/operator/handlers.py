@@ -10,14 +10,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 from prometheus_client import start_http_server
 
+from canary.adapters.errors import AdapterError
 from canary.adapters.kube import load_api_client
 from canary.adapters.lease import KubeLease
+from canary.adapters.traefik import TraefikApiError
 from canary.core.models import GROUP, PLURAL, VERSION
 from canary.operator import selfmetrics
 from canary.operator.config import OperatorConfig
@@ -73,6 +77,16 @@ class Leadership:
             self._tick()
 
 
+@contextmanager
+def _handler_errors() -> Iterator[None]:
+    """Translate our errors to kopf's at the handler edge (STYLE: only here)."""
+    try:
+        yield
+    except (AdapterError, TraefikApiError, ValueError) as exc:
+        log.warning("reconcile failed, retrying: %s", exc)
+        raise kopf.TemporaryError(str(exc), delay=2) from exc
+
+
 def _connection_info(config: OperatorConfig) -> kopf.ConnectionInfo:
     api = load_api_client(kubeconfig=config.kubeconfig, context=config.context)
     cfg = api.configuration
@@ -123,7 +137,12 @@ def run_operator(config: OperatorConfig) -> None:
         settings.watching.server_timeout = 300
         settings.execution.max_workers = 8
         if config.metrics_port:
-            start_http_server(config.metrics_port, addr=config.health_host)
+            try:
+                start_http_server(config.metrics_port, addr=config.health_host)
+            except OSError as exc:
+                raise kopf.PermanentError(
+                    f"cannot serve /metrics on {config.health_host}:{config.metrics_port}: {exc}"
+                ) from exc
         leadership.start()
         log.info(
             "canary operator %s: namespaces=%s lease=%s/%s",
@@ -145,14 +164,16 @@ def run_operator(config: OperatorConfig) -> None:
     def resync(body: kopf.Body, **_: Any) -> None:
         if not leadership.is_leader:
             return
-        reconciler.reconcile(dict(body), now=datetime.now(UTC))
+        with _handler_errors():
+            reconciler.reconcile(dict(body), now=datetime.now(UTC))
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
     def deleted(body: kopf.Body, **_: Any) -> None:
         # Standbys must not let the finalizer go before the leader restored the route.
         if not leadership.is_leader:
             raise kopf.TemporaryError("not the Lease holder; waiting for it", delay=2)
-        reconciler.finalize(dict(body), now=datetime.now(UTC))
+        with _handler_errors():
+            reconciler.finalize(dict(body), now=datetime.now(UTC))
         ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
         selfmetrics.forget(ns, name)
 

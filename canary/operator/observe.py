@@ -94,6 +94,10 @@ class Observer:
 
         addressed = tuple(RuleRef(r.label, rule.index) for r in res.resolved for rule in r.rules)
         live = tuple(w for r in res.resolved for w in live_weights(res.routes[r.label], r))
+        if deleting:  # only the restore matters now: no evaluator, traffic or analysis
+            return Observation(
+                addressed=addressed, live_weights=live, command=command, deleting=True
+            )
         ready, reason = self._readiness(res, status, now)
         data_plane = self._data_plane(res, ns)
         share, verified, culprit = self._evaluate(rollout, res)
@@ -201,7 +205,7 @@ class Observer:
             return None, 0
         spec, ns = rollout.spec, rollout.metadata.namespace
         flavor: Flavor = next((m.flavor for m in spec.analysis.metrics if m.template), "traefik")
-        window = prometheus_duration(min(since - 1.0, 300.0))
+        window = prometheus_duration(float(int(min(since - 1.0, 300.0))))
         counts: dict[str, float] = {}
         try:
             for side, ref in (("canary", spec.canary), ("stable", spec.stable)):
