@@ -24,6 +24,8 @@ from kubernetes import client, config
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `stack/` is a repo directory, not an installed package
     sys.path.insert(0, str(REPO))
+if str(Path(__file__).parent) not in sys.path:  # operator_support, test helpers
+    sys.path.insert(0, str(Path(__file__).parent))
 
 from stack.scenario import (  # noqa: E402 - after the sys.path fix above
     App,
@@ -173,3 +175,32 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("measured figures (reported, not asserted)")
         for line in FIGURES:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def operator(
+    request: pytest.FixtureRequest, cluster: dict[str, str], namespace: str
+) -> Iterator[Callable[..., Any]]:
+    """`operator(identity="a", extra_args=(...), env=None)` → a started OperatorProcess.
+
+    Watches only this test's namespace and holds its Lease there; stopped at teardown.
+    Logs go to .local/logs/operator-<namespace>-<identity>.log.
+    """
+    from operator_support import OperatorProcess
+
+    procs: list[Any] = []
+
+    def start(identity: str = "op-a", **kwargs: Any) -> Any:
+        proc = OperatorProcess(
+            namespace=namespace,
+            cluster=cluster,
+            identity=identity,
+            log_path=LOCAL / "logs" / f"operator-{namespace}-{identity}.log",
+            **kwargs,
+        ).start()
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.stop()

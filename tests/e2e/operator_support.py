@@ -1,0 +1,242 @@
+"""Helpers for operator e2e tests: run `canary run` as a process, drive traffic, wait.
+
+Each test runs its own operator restricted to its namespace (`--namespace`), with its
+own Lease in that namespace and free ports, so tests never share a writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from stack.loadgen import LoadReport, load  # noqa: E402
+
+CANARY = str(Path(sys.executable).parent / "canary")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(
+    what: str, fn: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.5
+) -> Any:
+    """Poll `fn` until it returns something truthy; fail with `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class OperatorProcess:
+    """One `canary run` process; stop it by its PID only."""
+
+    namespace: str
+    cluster: dict[str, str]
+    identity: str
+    log_path: Path
+    extra_args: tuple[str, ...] = ()
+    env: dict[str, str] | None = None  # None: the admin kubeconfig
+    health_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OperatorProcess:
+        env = (
+            dict(self.env)
+            if self.env is not None
+            else {**os.environ, "KUBECONFIG": self.cluster["KUBECONFIG"]}
+        )
+        env.pop("KUBERNETES_SERVICE_HOST", None)
+        env.pop("KUBERNETES_SERVICE_PORT", None)
+        args = [
+            CANARY, "run",
+            "--namespace", self.namespace,
+            "--lease-namespace", self.namespace,
+            "--identity", self.identity,
+            "--lease-duration", "6",
+            "--prometheus-url", self.cluster["PROMETHEUS_URL"],
+            "--traefik-api-url", self.cluster["TRAEFIK_API_URL"],
+            "--health-host", "127.0.0.1",
+            "--health-port", str(self.health_port),
+            "--metrics-port", str(self.metrics_port),
+            "--resync-interval", "1",
+            *self.extra_args,
+        ]  # fmt: skip
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        wait_until(
+            f"operator {self.identity} healthz",
+            lambda: (
+                self._get(f"http://127.0.0.1:{self.health_port}/healthz") is not None
+                or self._dead()
+            ),
+            timeout=30,
+        )
+        if self._dead():
+            raise AssertionError(f"operator {self.identity} exited: {self.log()[-2000:]}")
+        return self
+
+    def _dead(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    @staticmethod
+    def _get(url: str) -> str | None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return str(resp.read().decode())
+        except OSError:
+            return None
+
+    def metrics(self) -> str:
+        return self._get(f"http://127.0.0.1:{self.metrics_port}/metrics") or ""
+
+    def is_leader(self) -> bool:
+        return "canary_leader 1.0" in self.metrics()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+
+class Traffic:
+    """Background load in short bounded chunks until stopped; keeps every chunk's report."""
+
+    def __init__(
+        self, *, url: str, headers: dict[str, str], rate: float = 60.0, chunk: float = 2.0,
+        limit: float = 600.0,
+    ) -> None:  # fmt: skip
+        self.url, self.headers, self.rate, self.chunk = url, headers, rate, chunk
+        self.reports: list[tuple[float, LoadReport]] = []
+        self._stop = threading.Event()
+        self._deadline = time.monotonic() + limit
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            report = load(
+                url=self.url, rate=self.rate, duration=self.chunk, headers=self.headers,
+                concurrency=8, drain=3.0,
+            )  # fmt: skip
+            self.reports.append((time.monotonic(), report))
+
+    def next_report(self, *, after: float, timeout: float = 30.0) -> LoadReport:
+        """The first whole chunk that started at or after `after` (time.monotonic())."""
+
+        def find() -> LoadReport | None:
+            for end, report in list(self.reports):
+                if end - report.elapsed >= after:
+                    return report
+            return None
+
+        found: LoadReport = wait_until("a traffic chunk", find, timeout=timeout, interval=0.2)
+        return found
+
+    def start(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.chunk + 10)
+
+    def __enter__(self) -> Traffic:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def measure_split(
+    *, url: str, headers: dict[str, str], canary: str, count: int = 200, rate: float = 100.0
+) -> tuple[float, LoadReport]:
+    """Send `count` requests now; the canary's share of the answers."""
+    report = load(url=url, rate=rate, count=count, headers=headers, concurrency=8)
+    return report.share(canary), report
+
+
+DEFAULT_STEPS = [
+    {"weight": 5, "pause": "8s"},
+    {"weight": 50, "pause": "8s"},
+    {"weight": 100, "pause": "4s"},
+]
+
+
+def rollout_manifest(
+    *,
+    namespace: str,
+    name: str = "rollout",
+    route: str = "api-route",
+    stable: str = "user-service-v2",
+    canary: str = "user-service-v3",
+    steps: list[dict[str, Any]] | None = None,
+    metrics: list[dict[str, Any]] | None = None,
+    interval: str = "3s",
+    min_requests: int = 5,
+    failure_limit: int = 0,
+    deadline: str = "2m",
+    extra_spec: dict[str, Any] | None = None,
+) -> str:
+    """A Rollout with fast test settings (DESIGN: 2–5 s analysis, small minRequests)."""
+    spec: dict[str, Any] = {
+        "routes": [{"name": route}],
+        "stable": {"name": stable, "port": 8080},
+        "canary": {"name": canary, "port": 8080},
+        "steps": steps or DEFAULT_STEPS,
+        "progressDeadline": deadline,
+        "analysis": {
+            "interval": interval,
+            "minRequests": min_requests,
+            "failureLimit": failure_limit,
+            "metrics": metrics
+            if metrics is not None
+            else [
+                {"name": "error-rate", "template": "error-rate", "flavor": "traefik", "max": 0.05},
+                {"name": "p99-latency", "template": "latency", "quantile": 0.99,
+                 "flavor": "traefik", "max": 0.25},
+            ],
+        },
+        **(extra_spec or {}),
+    }  # fmt: skip
+    return json.dumps(
+        {
+            "apiVersion": "canary.dev/v1alpha1",
+            "kind": "Rollout",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": spec,
+        }
+    )
