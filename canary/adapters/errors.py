@@ -1,14 +1,14 @@
 """The adapters' own error hierarchy; the library error is always chained as ``__cause__``.
 
-    AdapterError
-    ├── KubeError
-    │   ├── NotFound          404
-    │   ├── Forbidden         401 / 403
-    │   ├── Conflict          409 (resourceVersion)
-    │   ├── PatchTestFailed   422 from a failed JSON Patch ``test`` op: re-read, recompute, retry
-    │   ├── InvalidObject     422 from validation (schema, CEL): do not retry
-    │   └── KubeUnavailable   5xx, timeouts, connection errors: retry later
-    └── MetricsError          Prometheus unreachable, timed out, or rejected the query
+AdapterError
+├── KubeError
+│   ├── NotFound          404
+│   ├── Forbidden         401 / 403
+│   ├── Conflict          409 (resourceVersion)
+│   ├── PatchTestFailed   422 from a failed JSON Patch ``test`` op: re-read, recompute, retry
+│   ├── InvalidObject     422 from validation (schema, CEL): do not retry
+│   └── KubeUnavailable   5xx, timeouts, connection errors: retry later
+└── MetricsError          Prometheus unreachable, timed out, or rejected the query
 """
 
 from __future__ import annotations

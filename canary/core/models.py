@@ -382,8 +382,7 @@ class RolloutStatus(_Model):
     verified_at: str | None = Field(
         default=None,
         max_length=64,
-        description="When the current step's split was first verified; its hold counts "
-        "from here.",
+        description="When the current step's split was first verified; its hold counts from here.",
     )
     step_verdict: str | None = Field(
         default=None,
