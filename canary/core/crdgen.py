@@ -14,7 +14,15 @@ from typing import Any
 
 import yaml
 
-from canary.core.models import GROUP, KIND, PLURAL, VERSION, RolloutSpec, RolloutStatus
+from canary.core.models import (
+    GROUP,
+    KIND,
+    OPERATOR_DEFAULT,
+    PLURAL,
+    VERSION,
+    RolloutSpec,
+    RolloutStatus,
+)
 
 _KEEP = {
     "type",
@@ -64,7 +72,11 @@ def _structural(node: dict[str, Any]) -> dict[str, Any]:
             node = {**variants[0], **node}
         else:  # pragma: no cover - the models use no other unions
             raise ValueError(f"unsupported union: {variants}")
-    if node.get("default") is None or isinstance(node.get("default"), dict | list):
+    if (
+        node.get("default") is None
+        or isinstance(node.get("default"), dict | list)
+        or node.pop(OPERATOR_DEFAULT, False)
+    ):
         node.pop("default", None)
     # pydantic's int-or-string hint sits in json_schema_extra["items"]
     if node.get("type") == "object" and "properties" in node:

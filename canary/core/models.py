@@ -24,6 +24,10 @@ KIND = "Rollout"
 PLURAL = "rollouts"
 API_VERSION = f"{GROUP}/{VERSION}"
 
+# Marks a field whose default the operator fills (from its configuration) rather than the
+# API server: the CRD omits its default so an unset field stays unset in the object.
+OPERATOR_DEFAULT = "x-canary-operator-default"
+
 RouteKind = Literal["HTTPRoute", "GRPCRoute"]
 TemplateName = Literal["error-rate", "latency", "request-rate"]
 Flavor = Literal["traefik", "envoy-gateway", "istio", "app"]
@@ -194,7 +198,9 @@ class Analysis(_Model):
         default="1m",
         max_length=32,
         pattern=DURATION_PATTERN,
-        description="Time between checks and the query window.",
+        description="Time between checks and the query window (default: the operator's "
+        "CANARY_DEFAULT_INTERVAL, else 1m).",
+        json_schema_extra={OPERATOR_DEFAULT: True},
     )
     address: str | None = Field(
         default=None, max_length=2048, description="Prometheus URL (default: operator config)."
@@ -209,7 +215,9 @@ class Analysis(_Model):
         default=20,
         ge=0,
         le=1_000_000,
-        description="Canary requests per window below which a check is inconclusive.",
+        description="Canary requests per window below which a check is inconclusive "
+        "(default: the operator's CANARY_DEFAULT_MIN_REQUESTS, else 20).",
+        json_schema_extra={OPERATOR_DEFAULT: True},
     )
     no_data: NoDataPolicy = Field(default="hold", description="What no data means.")
     metrics: list[Metric] = Field(default_factory=list, max_length=10)

@@ -23,6 +23,8 @@ class OperatorConfig:
     identity: str = field(default_factory=socket.gethostname)
     resync_interval: float = 5.0  # seconds between reconciles of one Rollout
     route_ready_fallback: float = 0.0  # >0: treat routes without status as ready after this
+    default_interval: str = "1m"  # analysis.interval when a Rollout leaves it unset
+    default_min_requests: int = 20  # analysis.minRequests when a Rollout leaves it unset
     kubeconfig: str | None = None
     context: str | None = None
 

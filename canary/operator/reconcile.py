@@ -55,6 +55,8 @@ class Reconciler:
         default_factory=lambda: defaultdict(threading.Lock)
     )
 
+    defaults: dict[str, Any] = field(default_factory=dict)  # analysis defaults (operator)
+
     @classmethod
     def from_api_client(cls, api: client.ApiClient, *, config: OperatorConfig) -> Reconciler:
         routes = KubeRoutes(api)
@@ -83,6 +85,10 @@ class Reconciler:
             routes=routes,
             events=KubeEvents(api),
             observer=observer,
+            defaults={
+                "interval": config.default_interval,
+                "minRequests": config.default_min_requests,
+            },
         )
 
     # -- entry points ----------------------------------------------------------------
@@ -113,7 +119,7 @@ class Reconciler:
         ns, name = meta.get("namespace", ""), meta.get("name", "")
         status = RolloutStatus.model_validate(body.get("status") or {})
         try:
-            rollout = Rollout.model_validate(body)
+            rollout = Rollout.model_validate(self._with_defaults(body))
         except ValidationError as exc:
             self._mark_invalid(body, _invalid_message(exc), status)
             return None
@@ -122,6 +128,17 @@ class Reconciler:
         self._execute(rollout, body, obs, plan)
         selfmetrics.record_status(ns, name, plan.status.dump())
         return plan
+
+    def _with_defaults(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Fill the analysis fields whose defaults are the operator's (CRD leaves them unset)."""
+        spec = body.get("spec")
+        if not isinstance(spec, dict) or not self.defaults:
+            return body
+        analysis = spec.get("analysis") or {}
+        if not isinstance(analysis, dict):
+            return body
+        filled = {**self.defaults, **analysis}
+        return {**body, "spec": {**spec, "analysis": filled}}
 
     def _execute(
         self, rollout: Rollout, body: dict[str, Any], obs: Observation, plan: Plan

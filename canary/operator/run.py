@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from canary.core.durations import DurationError, parse_duration
 from canary.operator.config import OperatorConfig, env_default
 
 
@@ -109,6 +110,20 @@ def register_run(group: click.Group) -> None:
         help="Seconds after which a route whose implementation never writes "
         "status counts as ready (0: never; wait for Accepted/ResolvedRefs).",
     )
+    @click.option(
+        "--default-interval",
+        default=lambda: env_default("CANARY_DEFAULT_INTERVAL", "1m"),
+        show_default="1m",
+        help="analysis.interval for Rollouts that leave it unset. Env CANARY_DEFAULT_INTERVAL.",
+    )
+    @click.option(
+        "--default-min-requests",
+        type=int,
+        default=lambda: int(env_default("CANARY_DEFAULT_MIN_REQUESTS", "20") or 20),
+        show_default="20",
+        help="analysis.minRequests for Rollouts that leave it unset. "
+        "Env CANARY_DEFAULT_MIN_REQUESTS.",
+    )
     @click.option("--kubeconfig", default=None, help="Path to a kubeconfig (default $KUBECONFIG).")
     @click.option("--context", default=None, help="kubeconfig context.")
     def run_cmd(**kw: Any) -> None:
@@ -118,6 +133,10 @@ def register_run(group: click.Group) -> None:
             namespaces = tuple(
                 n.strip() for n in os.environ["CANARY_WATCH_NAMESPACES"].split(",") if n.strip()
             )
+        try:
+            parse_duration(kw["default_interval"])
+        except DurationError as exc:
+            raise click.BadParameter(str(exc), param_hint="--default-interval") from exc
         identity = kw.pop("identity") or f"{os.uname().nodename}-{os.getpid()}"
         config = OperatorConfig(namespaces=namespaces, identity=str(identity), **kw)
         _setup_logging(config.log_format, config.log_level)
