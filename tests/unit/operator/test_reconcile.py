@@ -1,0 +1,228 @@
+"""The operator's reconcile wiring with fakes: observe → decide → execute.
+
+The decisions themselves are tested in tests/unit/core; here we check that the glue
+reads the right things, writes only weights through the guarded patch, writes status
+diffs, posts Events, and fills the operator's analysis defaults.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from canary.adapters.fakes import (
+    FakeClusterReader,
+    FakeEvents,
+    FakeMetrics,
+    FakeRollouts,
+    FakeRoutes,
+)
+from canary.adapters.traefik import FakeTraefikApi
+from canary.core.results import Sample
+from canary.operator.observe import Observer
+from canary.operator.reconcile import Reconciler
+
+NS = "app"
+T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+
+
+def _route(stable: int = 90, canary: int = 10) -> dict[str, Any]:
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "api-route", "namespace": NS, "generation": 1,
+                     "annotations": {"team": "a"}},
+        "spec": {
+            "parentRefs": [{"name": "gw", "namespace": NS}],
+            "hostnames": ["api.example.com"],
+            "rules": [
+                {
+                    "matches": [{"path": {"type": "PathPrefix", "value": "/users"}}],
+                    "filters": [{"type": "RequestHeaderModifier", "requestHeaderModifier":
+                                 {"set": [{"name": "X-A", "value": "1"}]}}],
+                    "backendRefs": [
+                        {"name": "v2", "port": 8080, "weight": stable},
+                        {"name": "v3", "port": 8080, "weight": canary},
+                        {"name": "legacy", "port": 8080, "weight": 5},
+                    ],
+                }
+            ],
+        },
+    }  # fmt: skip
+
+
+def _accepted(route: dict[str, Any]) -> None:
+    gen = route["metadata"]["generation"]
+    route["status"] = {
+        "parents": [
+            {
+                "parentRef": {"name": "gw", "namespace": NS},
+                "controllerName": "traefik.io/gateway-controller",
+                "conditions": [
+                    {"type": "Accepted", "status": "True", "observedGeneration": gen},
+                    {"type": "ResolvedRefs", "status": "True", "observedGeneration": gen},
+                ],
+            }
+        ]
+    }
+
+
+def _rollout(**analysis: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "canary.dev/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "r", "namespace": NS, "generation": 1, "uid": "u1"},
+        "spec": {
+            "routes": [{"name": "api-route"}],
+            "stable": {"name": "v2", "port": 8080},
+            "canary": {"name": "v3", "port": 8080},
+            "steps": [{"weight": 5, "pause": "10s"}, {"weight": 100}],
+            "analysis": analysis,
+        },
+    }
+
+
+def _gateway_docs() -> list[dict[str, Any]]:
+    return [
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+         "metadata": {"name": "traefik"},
+         "spec": {"controllerName": "traefik.io/gateway-controller"}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+         "metadata": {"name": "gw", "namespace": NS},
+         "spec": {"gatewayClassName": "traefik",
+                  "listeners": [{"name": "web", "protocol": "HTTP", "port": 80}]}},
+    ]  # fmt: skip
+
+
+class World:
+    def __init__(self, **analysis: Any) -> None:
+        self.rollouts = FakeRollouts([_rollout(**analysis)])
+        route = _route()
+        _accepted(route)
+        self.routes = FakeRoutes([route])
+        self.events = FakeEvents()
+        self.traefik = FakeTraefikApi()
+        self.metrics = FakeMetrics({"": Sample(value=0.0)})
+        self.observer = Observer(
+            routes=self.routes,
+            cluster=FakeClusterReader([]),
+            metrics_for=lambda _r: self.metrics,
+            traefik=self.traefik,
+        )
+        self.reconciler = Reconciler(
+            rollouts=self.rollouts,
+            routes=self.routes,
+            events=self.events,
+            observer=self.observer,
+            defaults={"interval": "7s", "minRequests": 3},
+        )
+
+    def route(self) -> dict[str, Any]:
+        return self.routes.get(kind="HTTPRoute", namespace=NS, name="api-route")
+
+    def snapshot_with_route(self) -> None:
+        self.observer.cluster = FakeClusterReader([*_gateway_docs(), self.route()])
+
+    def accept(self) -> None:
+        """The gateway caught up with the route's current generation."""
+        self.routes.edit(kind="HTTPRoute", namespace=NS, name="api-route", fn=_accepted)
+
+    def run(self, now: datetime) -> Any:
+        body = copy.deepcopy(self.rollouts.get(namespace=NS, name="r"))
+        return self.reconciler.reconcile(body, now=now)
+
+
+def _weights(route: dict[str, Any]) -> list[int]:
+    return [b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]]
+
+
+def test_first_step_writes_only_our_two_weights_and_status() -> None:
+    w = World()
+    before = w.route()
+    plan = w.run(T0)  # the route is ready: Pending -> Progressing, step 1 written
+    after = w.route()
+    assert plan is not None and plan.write_routes
+    assert _weights(after) == [95, 5, 5]  # the foreign backend keeps its weight
+    assert after["spec"]["rules"][0]["filters"] == before["spec"]["rules"][0]["filters"]
+    assert after["metadata"]["annotations"] == {"team": "a"}
+    status = w.rollouts.get(namespace=NS, name="r")["status"]
+    assert status["phase"] == "Progressing"
+    assert status["stepLabel"] == "1/2"
+    assert status["canaryWeight"] == 5
+    assert "Started" in w.events.reasons()
+
+
+def test_split_is_verified_once_route_data_plane_and_evaluator_agree() -> None:
+    w = World()
+    w.run(T0)
+    w.accept()
+    w.traefik.set(namespace=NS, route="api-route", rule=0, weights=[{0: 95, 1: 5, 2: 5}])
+    w.snapshot_with_route()
+    w.run(T0 + timedelta(seconds=1))
+    status = w.rollouts.get(namespace=NS, name="r")["status"]
+    verified = next(c for c in status["conditions"] if c["type"] == "SplitVerified")
+    assert verified["status"] == "True", verified
+    assert abs(status["effectiveWeight"] - 5 / 105 * 100) < 0.01
+
+
+def test_traefik_not_serving_holds_the_split() -> None:
+    w = World()
+    w.run(T0)
+    w.accept()
+    w.traefik.set(namespace=NS, route="api-route", rule=0, weights=[{0: 90, 1: 10, 2: 5}])
+    w.snapshot_with_route()
+    w.run(T0 + timedelta(seconds=1))
+    status = w.rollouts.get(namespace=NS, name="r")["status"]
+    verified = next(c for c in status["conditions"] if c["type"] == "SplitVerified")
+    assert verified["status"] == "False"
+    assert "does not serve" in verified["message"]
+
+
+def test_unchanged_world_writes_no_status() -> None:
+    w = World()
+    w.run(T0)
+    w.run(T0 + timedelta(milliseconds=500))  # sees the weights live, records them
+    rv = w.rollouts.get(namespace=NS, name="r")["metadata"].get("resourceVersion")
+    plan = w.run(T0 + timedelta(milliseconds=600))
+    assert plan is not None and plan.status_patch == {}
+    assert w.rollouts.get(namespace=NS, name="r")["metadata"].get("resourceVersion") == rv
+
+
+def test_operator_defaults_fill_unset_analysis_fields() -> None:
+    w = World()
+    body = w.reconciler._with_defaults(_rollout())
+    assert body["spec"]["analysis"] == {"interval": "7s", "minRequests": 3}
+    explicit = w.reconciler._with_defaults(_rollout(interval="30s"))
+    assert explicit["spec"]["analysis"]["interval"] == "30s"
+
+
+def test_invalid_spec_marks_failed_and_leaves_the_route() -> None:
+    w = World()
+    w.rollouts.put({**_rollout(), "spec": {**_rollout()["spec"], "canary": {"name": "nope"}}})
+    w.run(T0)
+    status = w.rollouts.get(namespace=NS, name="r")["status"]
+    assert status["phase"] == "Failed"
+    invalid = next(c for c in status["conditions"] if c["type"] == "Invalid")
+    assert invalid["status"] == "True" and "spec." in invalid["message"]
+    assert _weights(w.route()) == [90, 10, 5]
+
+
+def test_missing_route_is_invalid_naming_the_field() -> None:
+    w = World()
+    w.routes = FakeRoutes([])
+    w.observer.routes = w.routes
+    w.reconciler.routes = w.routes
+    w.run(T0)
+    status = w.rollouts.get(namespace=NS, name="r")["status"]
+    assert status["phase"] == "Failed"
+    assert "spec.routes[0]" in status["message"]
+
+
+def test_deletion_restores_stable_100() -> None:
+    w = World()
+    w.run(T0)
+    assert _weights(w.route()) == [95, 5, 5]
+    body = copy.deepcopy(w.rollouts.get(namespace=NS, name="r"))
+    w.reconciler.finalize(body, now=T0 + timedelta(seconds=2))
+    assert _weights(w.route()) == [100, 0, 5]
