@@ -29,10 +29,14 @@ layering: venv ## imports flow main -> (operator|cli) -> adapters -> core; core 
 	$(PY) hack/check_purity.py canary/core
 
 unit: venv ## unit tests with coverage of canary/core (>= 95 % lines and branches)
-	$(PY) -m pytest tests/unit -q -m 'not e2e' --cov --cov-report=term-missing:skip-covered
+	@s=$$SECONDS; $(PY) -m pytest tests/unit -q -m 'not e2e' --cov --cov-report=term-missing:skip-covered; \
+	  rc=$$?; echo "== unit: $$((SECONDS - s)) s"; exit $$rc
 
+# The e2e session reuses a running stack or starts one (printing "cluster up in N s")
+# and stops it at the end if it started it.
 e2e: venv tools ## e2e tests on the real local control plane (started when absent)
-	$(PY) -m pytest tests/e2e -q -m e2e
+	@s=$$SECONDS; $(PY) -m pytest tests/e2e -q -m e2e -s -p no:cacheprovider; \
+	  rc=$$?; echo "== e2e: $$((SECONDS - s)) s"; exit $$rc
 
 test: lint unit e2e ## every test: lint, unit, e2e
 
