@@ -203,7 +203,11 @@ def test_pause_resume_and_get(
     """pause holds (no spec write), a second pause is 'already paused', resume continues."""
     app = deploy(weights=(90, 10))
     operator()
-    steps = [{"weight": 5, "pause": "20s"}, {"weight": 50, "pause": "4s"}, {"weight": 100}]
+    steps = [
+        {"weight": 5, "pause": "20s"},
+        {"weight": 50, "pause": "4s"},
+        {"weight": 100, "pause": "2s"},
+    ]
     kubectl("apply", "-f", "-", input=rollout_manifest(namespace=namespace, steps=steps))
     ns = ("-n", namespace)
     with Traffic(url=app.url, headers=app.headers, rate=60):
