@@ -269,7 +269,9 @@ def rolling_back(run: Run) -> None:
     desired = run.desired()
     live = desired and not differs(desired, run.obs.live_weights)
     if live and run.obs.route_ready is True:
-        goto(run, Phase.ROLLED_BACK, Reason.ROLLED_BACK, "stable 100 / canary 0 restored")
+        why = run.s.message.removeprefix("rolling back: ")  # keep why (act_on_failure)
+        done = "stable 100 / canary 0 restored"
+        goto(run, Phase.ROLLED_BACK, Reason.ROLLED_BACK, f"{done}: {why}" if why else done)
 
 
 def resting(run: Run) -> None:

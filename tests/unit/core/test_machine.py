@@ -459,6 +459,20 @@ def test_failure_limit_tolerates_n_failures_and_the_next_acts(limit: int, acts_o
     assert sim.phase == "RolledBack"
 
 
+def test_rolled_back_message_keeps_why() -> None:
+    spec = make_spec(analysis={"failureLimit": 0, "metrics": SPEC.analysis.dump()["metrics"]})
+    sim = Sim(rollout=make_rollout(spec))
+    sim.settle()
+    sim.tick(30)
+    sim.analyse(Verdict.FAIL, value=0.4)
+    assert sim.status.message.startswith("rolling back: failed check 1 exceeds failureLimit")
+    sim.settle()
+    assert sim.phase == "RolledBack"
+    assert sim.status.message.startswith(
+        "stable 100 / canary 0 restored: failed check 1 exceeds failureLimit"
+    ), sim.status.message
+
+
 def test_failures_are_cumulative_across_steps() -> None:
     sim = Sim()
     sim.settle()
