@@ -240,3 +240,109 @@ def rollout_manifest(
             "spec": spec,
         }
     )
+
+
+# --- route history, Events, the Lease (resilience scenarios) ------------------------------
+
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+
+
+class RouteHistory:
+    """Polls one route every `interval` s in a thread and keeps every change it sees.
+
+    `changes` holds (time.monotonic(), metadata.generation, weights of the rule's
+    backendRefs in order) each time the weights differ from the previous poll;
+    `weights(index)` is the sequence of one backendRef's weight over time.
+    """
+
+    def __init__(
+        self, api: Any, *, namespace: str, name: str, rule: int = 0, interval: float = 0.2,
+        kind: str = "httproutes",
+    ) -> None:  # fmt: skip
+        from kubernetes import client
+
+        self._custom = client.CustomObjectsApi(api)
+        self.namespace, self.name, self.rule, self.interval, self.kind = (
+            namespace, name, rule, interval, kind,
+        )  # fmt: skip
+        self.changes: list[tuple[float, int, tuple[int, ...]]] = []
+        self.polls = 0
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def read(self) -> tuple[int, tuple[int, ...]]:
+        obj = self._custom.get_namespaced_custom_object(
+            GATEWAY_GROUP, "v1", self.namespace, self.kind, self.name
+        )
+        refs = obj["spec"]["rules"][self.rule].get("backendRefs") or []
+        weights = tuple(int(r.get("weight", 1)) for r in refs)
+        return int(obj["metadata"].get("generation", 0)), weights
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                generation, weights = self.read()
+            except Exception as exc:  # the API server is reachable in e2e; keep the record
+                self.errors.append(repr(exc))
+            else:
+                self.polls += 1
+                if not self.changes or self.changes[-1][2] != weights:
+                    self.changes.append((time.monotonic(), generation, weights))
+            self._stop.wait(self.interval)
+
+    def weights(self, index: int) -> list[int]:
+        """backendRef `index`'s weight at each change (consecutive repeats collapsed)."""
+        out: list[int] = []
+        for _, _, weights in self.changes:
+            w = weights[index] if index < len(weights) else 0
+            if not out or out[-1] != w:
+                out.append(w)
+        return out
+
+    def start(self) -> RouteHistory:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> RouteHistory:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def rollout_events(api: Any, *, namespace: str, name: str) -> list[dict[str, Any]]:
+    """core/v1 Events about Rollout `name`, oldest first: type, reason, message, count."""
+    from kubernetes import client
+
+    selector = f"involvedObject.kind=Rollout,involvedObject.name={name}"
+    items = client.CoreV1Api(api).list_namespaced_event(namespace, field_selector=selector).items
+    out = [
+        {
+            "type": e.type,
+            "reason": e.reason,
+            "message": e.message,
+            "count": e.count or 1,
+            "instance": e.reporting_instance,
+            "first": e.first_timestamp,
+        }
+        for e in items
+    ]
+    return sorted(out, key=lambda e: e["first"].timestamp() if e["first"] else 0.0)
+
+
+def lease_holder(api: Any, *, namespace: str, name: str = "canary-operator") -> str | None:
+    """The Lease's holderIdentity (None: no Lease or released)."""
+    from kubernetes import client
+
+    try:
+        lease = client.CoordinationV1Api(api).read_namespaced_lease(name, namespace)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return lease.spec.holder_identity if lease.spec else None
