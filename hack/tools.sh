@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # make tools: idempotent install/build of the local control plane's parts.
-#   bash hack/tools.sh [PHASE...]   phases: disk apt venv etcd kube-apiserver crds helm (default: all)
+#   bash hack/tools.sh [PHASE...]   phases: disk apt venv etcd kube-apiserver crds helm actionlint (default: all)
 # Caches live in $CANARY_CACHE (default /var/cache/canary-e2e), outside the repo; every
 # artifact is rebuilt when missing. Prints each phase's wall time.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-phases=("$@"); [ ${#phases[@]} -gt 0 ] || phases=(disk apt venv etcd kube-apiserver crds helm)
+phases=("$@"); [ ${#phases[@]} -gt 0 ] || phases=(disk apt venv etcd kube-apiserver crds helm actionlint)
 : "${CANARY_MIN_FREE_GB:=6}"
 
 phase_disk() {
   local missing=0 probe="$CANARY_CACHE" avail_kb need_kb
-  [ -x "$ETCD_BIN" ] && [ -x "$KAS_BIN" ] && [ -d "$GWAPI_CRDS" ] && compgen -G "$CANARY_CACHE/helm/v*/helm" >/dev/null || missing=1
+  [ -x "$ETCD_BIN" ] && [ -x "$KAS_BIN" ] && [ -d "$GWAPI_CRDS" ] && compgen -G "$CANARY_CACHE/helm/v*/helm" >/dev/null \
+    && compgen -G "$CANARY_CACHE/actionlint/*/actionlint" >/dev/null || missing=1
   while [ ! -d "$probe" ]; do probe="$(dirname "$probe")"; done
   avail_kb="$(df -Pk "$probe" | awk 'NR==2 {print $4}')"
   need_kb=$(( missing ? CANARY_MIN_FREE_GB * 1024 * 1024 : 512 * 1024 ))
@@ -61,9 +62,13 @@ phase_etcd() { bash "$REPO/hack/build-etcd.sh" >/dev/null; }
 
 phase_kube-apiserver() { bash "$REPO/hack/build-kube-apiserver.sh" >/dev/null; }
 
-phase_helm() {   # hack/build-helm.sh (the chart's tests); HELM_VERSION selects the major
-  [ -f "$REPO/hack/build-helm.sh" ] && bash "$REPO/hack/build-helm.sh" >/dev/null
-  return 0
+phase_helm() {   # Helm 4 (default) and Helm 3: the chart's tests run with both
+  bash "$REPO/hack/build-helm.sh" >/dev/null
+  HELM_VERSION=v3.22.0 bash "$REPO/hack/build-helm.sh" >/dev/null
+}
+
+phase_actionlint() {   # lints the GitHub Actions example workflow (examples/ci/)
+  bash "$REPO/hack/build-actionlint.sh" >/dev/null
 }
 
 phase_crds() {
@@ -80,7 +85,7 @@ phase_crds() {
 
 total=$SECONDS
 for ph in "${phases[@]}"; do
-  declare -F "phase_$ph" >/dev/null || die "unknown phase '$ph' (disk apt venv etcd kube-apiserver crds helm)"
+  declare -F "phase_$ph" >/dev/null || die "unknown phase '$ph' (disk apt venv etcd kube-apiserver crds helm actionlint)"
   t=$SECONDS
   # flock: two concurrent `make tools` never build the same thing twice
   mkdir -p "$CANARY_CACHE"; exec 9>"$CANARY_CACHE/.tools.lock"
