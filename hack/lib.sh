@@ -29,9 +29,9 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # wait_for SECONDS WHAT CMD... : poll CMD every 0.2 s until it succeeds.
 wait_for() {
-  local end=$((SECONDS + $1)) what=$2; shift 2
+  local secs=$1 end=$((SECONDS + $1)) what=$2; shift 2
   until "$@" >/dev/null 2>&1; do
-    (( SECONDS < end )) || { echo "timeout after $1 s: $what (logs: $LOCAL/logs)" >&2; return 1; }
+    (( SECONDS < end )) || { echo "timeout after $secs s: $what (logs: $LOCAL/logs)" >&2; return 1; }
     sleep 0.2
   done
 }
