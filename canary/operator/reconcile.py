@@ -1,9 +1,12 @@
 """One reconcile of one Rollout: parse → observe → ``core.decide`` → execute the plan.
 
-Executing a plan is mechanical and ordered (see ``canary.core.plan``): route writes
-through the guarded JSON Patch, then the status diff, then Events. A failed route write
-leaves the status write safe, because the machine counts weights as applied only once it
-observes them live.
+Executing a plan is mechanical and ordered (see ``canary.core.plan``): the status diff,
+then Events, then route writes through the guarded JSON Patch. The status goes first so
+a crash between the writes never leaves a route ahead of the recorded step (the next
+leader would "re-assert" the previous step's weights: backwards, then the step again),
+and Events follow it at once: they report the decision the status records, which the
+next decide will not repeat. A failed route write is safe after both, because the
+machine counts weights as applied only once it observes them live, and re-asserts them.
 """
 
 from __future__ import annotations
@@ -144,11 +147,10 @@ class Reconciler:
         self, rollout: Rollout, body: dict[str, Any], obs: Observation, plan: Plan
     ) -> None:
         ns, name = rollout.metadata.namespace, rollout.metadata.name
-        if plan.write_routes and plan.desired:
-            self._write_routes(rollout, plan.desired)
-        if plan.status_patch:
+        if plan.status_patch:  # first: the step is recorded before its weights go live
             self.rollouts.patch_status(namespace=ns, name=name, patch=plan.status_patch)
-        for event in plan.events:
+        for event in plan.events:  # they tell what the status now says; a failed or
+            # interrupted route write must not lose them (the next decide won't repeat them)
             level = logging.WARNING if event.type == "Warning" else logging.INFO
             log.log(level, "%s/%s %s: %s", ns, name, event.reason, event.message)
             try:
@@ -161,6 +163,8 @@ class Reconciler:
             ack = plan.command_ack
             result = "ignored" if "ignored" in ack.result.lower() else "applied"
             selfmetrics.COMMANDS.labels(ns, name, ack.verb, result).inc()
+        if plan.write_routes and plan.desired:
+            self._write_routes(rollout, plan.desired)
         if obs.analysis is not None:
             for r in obs.analysis.results:
                 selfmetrics.VERDICTS.labels(ns, name, r.name, r.verdict.value).inc()

@@ -11,6 +11,8 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from canary.adapters.fakes import (
     FakeClusterReader,
     FakeEvents,
@@ -226,3 +228,34 @@ def test_deletion_restores_stable_100() -> None:
     body = copy.deepcopy(w.rollouts.get(namespace=NS, name="r"))
     w.reconciler.finalize(body, now=T0 + timedelta(seconds=2))
     assert _weights(w.route()) == [100, 0, 5]
+
+
+def test_the_step_is_recorded_before_its_weights_are_written() -> None:
+    """A crash between the writes must never leave the route ahead of the status (a
+    restarted operator would write the previous step's weights back) nor lose the step's
+    Events (the next decide does not repeat them)."""
+    w = World()
+    w.run(T0)
+    w.accept()
+    w.traefik.set(namespace=NS, route="api-route", rule=0, weights=[{0: 95, 1: 5, 2: 5}])
+    w.snapshot_with_route()
+    w.run(T0 + timedelta(seconds=1))  # step 1 verified; its 10 s pause starts
+    seen: list[tuple[str, int]] = []
+
+    def crash_inside_the_route_write(routes: FakeRoutes, *_: str) -> None:
+        status = w.rollouts.get(namespace=NS, name="r")["status"]
+        seen.append((status["stepLabel"], status["canaryWeight"]))
+        messages = [e["message"] for e in w.events.events]
+        assert "step 2/2: canary 100%" in messages
+        raise KeyboardInterrupt("SIGKILL")  # the process dies mid-write
+
+    w.routes.before_patch = crash_inside_the_route_write
+    with pytest.raises(KeyboardInterrupt):
+        w.run(T0 + timedelta(seconds=12))  # the pause has elapsed: step 2 (canary 100)
+    assert seen == [("2/2", 100)]  # the status said step 2 before the route was touched
+    assert _weights(w.route()) == [95, 5, 5]
+    w.routes.before_patch = None
+    w.run(T0 + timedelta(seconds=13))  # the restarted operator goes on forward
+    assert _weights(w.route()) == [0, 100, 5]
+    assert "Drift" not in w.events.reasons()
+    assert w.rollouts.get(namespace=NS, name="r")["status"]["stepLabel"] == "2/2"
