@@ -37,7 +37,9 @@ Progressing  split verified, pause elapsed, last check pass      next step / Suc
              gate, AwaitingPromotion=True, until promote)
 Progressing  unverified or inconclusive/no data/error held       onFailure: RollingBack
              ≥ progressDeadline (not at a manual gate)           or Paused ("failure")
-RollingBack  stable 100 / canary 0 live and route ready          RolledBack
+RollingBack  stable 100 / canary 0 live, route ready and served    RolledBack
+             by the gateway (unconfirmed after progressDeadline:
+             RolledBack anyway)
 others       —                                                   (hold; commands only)
 ===========  ==================================================  ======================
 

@@ -265,10 +265,14 @@ def step_done(run: Run) -> bool:
 
 
 def rolling_back(run: Run) -> None:
-    """Stable 100 / canary 0 is written; RolledBack once live and the route is ready."""
+    """Stable 100 / canary 0 is written; RolledBack once live, the route ready and the
+    gateway serving it (route status runs ahead of the data plane; bounded by the deadline:
+    a gateway we cannot read must not keep the rollout RollingBack forever)."""
     desired = run.desired()
     live = desired and not differs(desired, run.obs.live_weights)
-    if live and run.obs.route_ready is True:
+    waited = seconds_since(run.s.phase_started_at, run.now) or 0.0
+    served = run.obs.data_plane_applied is not False or waited >= run.deadline()
+    if live and run.obs.route_ready is True and served:
         why = run.s.message.removeprefix("rolling back: ")  # keep why (act_on_failure)
         done = "stable 100 / canary 0 restored"
         goto(run, Phase.ROLLED_BACK, Reason.ROLLED_BACK, f"{done}: {why}" if why else done)
