@@ -96,6 +96,16 @@ def test_operator_completes_a_rollout_as_the_chart_service_account(
     # Every request the operator made was allowed: no 403 in its log.
     forbidden = [line for line in op.log().splitlines() if "forbidden" in line.lower()]
     assert not forbidden, "\n".join(forbidden[:10])
+    # ... and it was the only writer: one process folds a repeated Event into one object
+    # (count + 1), so the same reason and message twice means a second operator (e.g. an
+    # admin-credentialed cluster-wide one) acted here too and the proof would not hold.
+    events = json.loads(kubectl("-n", namespace, "get", "events", "-o", "json").stdout)["items"]
+    emitted = [
+        (e["reason"], e["message"])
+        for e in events
+        if e["involvedObject"].get("name") == "rollout" and e.get("reportingComponent") == "canary"
+    ]
+    assert emitted and len(emitted) == len(set(emitted)), sorted(emitted)
 
     # What the identity cannot do — the authorizer's answer and a real request.
     checks = {
