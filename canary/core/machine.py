@@ -11,7 +11,8 @@ One decision runs these stages in order (the first that applies may end it):
  #    when                                      then
 ====  ========================================  =============================================
  1    ``obs.deleting``                          desired = stable 100 / canary 0 if onDelete
-                                                restore and we own the weights; else none
+                                                restore and we own the weights; else none;
+                                                done (requeue None) once served or overdue
  2    ``obs.invalid``                           → Failed, Invalid=True naming the field; no
                                                 route write; a new command is ignored
  3    no status / specHash ≠ hash(spec) /       → Pending (Started / Restarted): failures,
@@ -100,7 +101,7 @@ def decide(rollout: Rollout, status: RolloutStatus, obs: Observation, now: datet
     run = Run(spec=rollout.spec, obs=obs, now=now, ts=ts, s=status)
     generation = rollout.metadata.generation
     if obs.deleting:
-        return _deleting(run, status)
+        return _deleting(run, status, rollout.metadata.deletion_timestamp)
     if obs.invalid is not None:
         _invalid(run, obs.invalid)
     else:
@@ -116,7 +117,12 @@ def decide(rollout: Rollout, status: RolloutStatus, obs: Observation, now: datet
 # -- stages -------------------------------------------------------------------------------
 
 
-def _deleting(run: Run, old: RolloutStatus) -> Plan:
+def _deleting(run: Run, old: RolloutStatus, deleted_at: str | None) -> Plan:
+    """Restore (onDelete) before the finalizer goes: ``requeue_after`` None means done.
+
+    Done once the restore is live and the gateway serves it (route status and the data
+    plane lag the write), waiting at most progressDeadline from the deletion.
+    """
     owned = run.s.phase in TRANSITIONS and run.canary_weight() is not None
     if run.spec.on_delete == "restore" and (owned or run.s.last_applied_weights):
         desired = weights_for(run.obs.addressed, 0)
@@ -128,12 +134,14 @@ def _deleting(run: Run, old: RolloutStatus) -> Plan:
         run.normal(Reason.ROLLING_BACK if desired else Reason.ABORTED, message)
         run.update(message=message)
     write = bool(desired) and differs(desired, run.obs.live_weights)
+    unserved = bool(desired) and not write and run.obs.data_plane_applied is False
+    waiting = unserved and (seconds_since(deleted_at, run.now) or 0.0) < run.deadline()
     return Plan(
         desired=desired,
         write_routes=write,
         status_patch=diff(old.dump(), run.s.dump()),
         events=tuple(run.events),
-        requeue_after=POLL_SECONDS if write else None,
+        requeue_after=POLL_SECONDS if write or waiting else None,
         status=run.s,
     )
 

@@ -173,7 +173,9 @@ def run_operator(config: OperatorConfig) -> None:
         if not leadership.is_leader:
             raise kopf.TemporaryError("not the Lease holder; waiting for it", delay=2)
         with _handler_errors():
-            reconciler.finalize(dict(body), now=datetime.now(UTC))
+            done = reconciler.finalize(dict(body), now=datetime.now(UTC))
+        if not done:  # keep the finalizer until the gateway serves stable 100 / canary 0
+            raise kopf.TemporaryError("waiting for the restore to be live and served", delay=1)
         ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
         selfmetrics.forget(ns, name)
 

@@ -94,9 +94,13 @@ class Observer:
 
         addressed = tuple(RuleRef(r.label, rule.index) for r in res.resolved for rule in r.rules)
         live = tuple(w for r in res.resolved for w in live_weights(res.routes[r.label], r))
-        if deleting:  # only the restore matters now: no evaluator, traffic or analysis
+        if deleting:  # only the restore matters now (is it served?): no evaluator, analysis
             return Observation(
-                addressed=addressed, live_weights=live, command=command, deleting=True
+                addressed=addressed,
+                live_weights=live,
+                data_plane_applied=self._data_plane(res, ns),
+                command=command,
+                deleting=True,
             )
         ready, reason = self._readiness(res, status, now)
         data_plane = self._data_plane(res, ns)

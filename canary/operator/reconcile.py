@@ -107,13 +107,17 @@ class Reconciler:
                 selfmetrics.RECONCILE_ERRORS.labels(ns, name).inc()
                 raise
 
-    def finalize(self, body: dict[str, Any], *, now: datetime) -> None:
-        """The Rollout is being deleted: let the machine restore the route (onDelete)."""
+    def finalize(self, body: dict[str, Any], *, now: datetime) -> bool:
+        """The Rollout is being deleted: let the machine restore the route (onDelete).
+
+        True once the finalizer may go: the restore is live and served by the gateway.
+        """
         body = dict(body)
         body.setdefault("metadata", {})
         if not body["metadata"].get("deletionTimestamp"):
             body["metadata"] = {**body["metadata"], "deletionTimestamp": now.isoformat()}
-        self.reconcile(body, now=now)
+        plan = self.reconcile(body, now=now)
+        return plan is None or plan.requeue_after is None
 
     # -- one pass --------------------------------------------------------------------
 

@@ -630,6 +630,19 @@ def test_drift_is_a_warning_and_reasserted() -> None:
     assert drift and drift[0].type == "Warning" and "30" in drift[0].message
 
 
+def test_deleting_waits_until_the_gateway_serves_the_restore() -> None:
+    rollout = make_rollout()
+    rollout = rollout.model_copy(
+        update={"metadata": rollout.metadata.model_copy(update={"deletion_timestamp": TS})}
+    )
+    given = status(phase="Progressing", step_index=0, last_applied_weights=list(live(5)))
+    unserved = obs(0, deleting=True, data_plane_applied=False)
+    assert decide(rollout, given, unserved, T0).requeue_after is not None
+    assert decide(rollout, given, obs(0, deleting=True), T0).requeue_after is None
+    late = decide(rollout, given, unserved, minutes(10))  # not confirmed by the deadline
+    assert late.requeue_after is None and not late.write_routes
+
+
 @pytest.mark.parametrize(
     ("phase", "on_delete", "restores"),
     [

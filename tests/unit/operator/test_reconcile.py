@@ -226,7 +226,27 @@ def test_deletion_restores_stable_100() -> None:
     w.run(T0)
     assert _weights(w.route()) == [95, 5, 5]
     body = copy.deepcopy(w.rollouts.get(namespace=NS, name="r"))
-    w.reconciler.finalize(body, now=T0 + timedelta(seconds=2))
+    assert not w.reconciler.finalize(body, now=T0 + timedelta(seconds=2))  # it wrote
+    assert _weights(w.route()) == [100, 0, 5]
+    body = copy.deepcopy(w.rollouts.get(namespace=NS, name="r"))
+    body["metadata"]["deletionTimestamp"] = "2026-11-26T12:00:02Z"
+    # live, but the gateway still serves the old split: the finalizer stays
+    w.traefik.set(namespace=NS, route="api-route", rule=0, weights=[{0: 95, 1: 5, 2: 5}])
+    assert not w.reconciler.finalize(body, now=T0 + timedelta(seconds=3))
+    w.traefik.set(namespace=NS, route="api-route", rule=0, weights=[{0: 100, 2: 5}])
+    assert w.reconciler.finalize(body, now=T0 + timedelta(seconds=4))
+    assert _weights(w.route()) == [100, 0, 5]
+
+
+def test_deletion_does_not_wait_for_the_gateway_past_the_deadline() -> None:
+    w = World()
+    w.run(T0)
+    body = copy.deepcopy(w.rollouts.get(namespace=NS, name="r"))
+    body["metadata"]["deletionTimestamp"] = "2026-11-26T12:00:02Z"
+    assert not w.reconciler.finalize(body, now=T0 + timedelta(seconds=2))
+    w.traefik.unavailable = True  # the gateway cannot be read: not confirmed
+    assert not w.reconciler.finalize(body, now=T0 + timedelta(minutes=5))
+    assert w.reconciler.finalize(body, now=T0 + timedelta(minutes=11))  # progressDeadline
     assert _weights(w.route()) == [100, 0, 5]
 
 
