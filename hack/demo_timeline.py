@@ -55,6 +55,7 @@ def api_client() -> Any:
 def get_rollout(api: Any, namespace: str, name: str) -> dict[str, Any] | None:
     from kubernetes import client
 
+    obj: Any
     try:
         obj = client.CustomObjectsApi(api).get_namespaced_custom_object(
             "canary.dev", "v1alpha1", namespace, "rollouts", name
@@ -63,7 +64,8 @@ def get_rollout(api: Any, namespace: str, name: str) -> dict[str, Any] | None:
         if exc.status == 404:
             return None
         raise
-    return dict(obj)
+    found: dict[str, Any] = dict(obj)
+    return found
 
 
 def pct(value: Any) -> str:
@@ -192,7 +194,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     elapsed = time.time() - since
     if rc == 2:
         print(f"  timed out after {args.timeout:.0f} s waiting for {args.want} (phase {phase})")
+    uid = ((obj or {}).get("metadata") or {}).get("uid")
     result = {
+        "second_writer": bool(uid) and second_writer(args.namespace, str(uid)),
         "namespace": args.namespace,
         "name": args.name,
         "want": args.want,
@@ -207,6 +211,22 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if args.result:
         Path(args.result).write_text(json.dumps(result, indent=1))
     return rc
+
+
+def second_writer(namespace: str, uid: str) -> bool:
+    """Whether another operator process acted on this Rollout too: one process folds a
+    repeated Event into one object (count + 1), so the same reason and message on two
+    Event objects means two emitters."""
+    out = kubectl(
+        "-n", namespace, "get", "events", "--field-selector", f"involvedObject.uid={uid}",
+        "-o", "json",
+    )  # fmt: skip
+    seen = [
+        (e.get("reason"), e.get("message"))
+        for e in json.loads(out)["items"]
+        if e.get("reportingComponent") == "canary"
+    ]
+    return len(seen) != len(set(seen))
 
 
 # -- explain ----------------------------------------------------------------------------------
@@ -237,7 +257,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         "-n", args.namespace, "get", "events",
         "--field-selector", f"type=Warning,involvedObject.name={args.name}",
         "--sort-by", ".lastTimestamp",
-        "-o", "custom-columns=LAST:.lastTimestamp,REASON:.reason,MESSAGE:.message",
+        "-o", "custom-columns=LAST:.lastTimestamp,COUNT:.count,REASON:.reason,MESSAGE:.message",
     )  # fmt: skip
     for line in out.rstrip("\n").splitlines():
         print(f"  {line}")
@@ -273,6 +293,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
                 f"{m['name']} {num(m.get('value'))} ({m.get('bound')})" for m in r["failing"]
             )
         print(line)
+        if r.get("second_writer"):
+            print(
+                f"       warning: another canary operator acted in {r['namespace']} too "
+                "(duplicate Events); stop it for a clean demo"
+            )
         ok = ok and r["ok"]
     return 0 if ok else 1
 
