@@ -176,6 +176,7 @@ def test_failing_canary_is_rolled_back_with_the_failing_measurement(
     assert _cond(final, "Completed")["status"] == "False"
     assert _cond(final, "Healthy")["status"] == "False"
     assert st["failures"] == 1
+    assert "error-rate fail" in st["message"], st["message"]  # RolledBack says why
     # the failing measurement is in status, with its value, the stable value and the bound
     failing = [m for m in _measurements(final, "error-rate") if m["verdict"] == "fail"]
     assert failing, st.get("analysis")
@@ -202,7 +203,8 @@ def test_failing_canary_is_rolled_back_with_the_failing_measurement(
     decided = (rolling_back_at or seen_rolled_back) - fault
     figure(
         f"fault (canary error rate 0.2 at 5 %) → failing check {check:.1f} s, → RollingBack "
-        f"{decided:.1f} s, → RolledBack (stable 100 / canary 0 live, route ready) {done:.1f} s; "
+        f"{decided:.1f} s, → RolledBack (stable 100 / canary 0 live, route ready, served by "
+        f"Traefik) {done:.1f} s; "
         f"scrape {SCRAPE}, analysis interval {INTERVAL}, resync 1 s, "
         f"{RATE} rps ({m['samples']} canary requests in the failing window)"
     )
@@ -470,7 +472,7 @@ def test_deleting_a_rollout_mid_flight_restores_stable(
     assert missing.value.status == 404
     messages = [e.message for e in _events(kube, namespace)]
     assert any("restoring stable 100 / canary 0" in (m or "") for m in messages), messages
-    figure(f"delete at 50 % → Rollout gone with stable 100 / canary 0 written {gone:.1f} s")
+    figure(f"delete at 50 % → Rollout gone, stable 100 / canary 0 served by Traefik {gone:.1f} s")
 
 
 # -- 12. /metrics ----------------------------------------------------------------------------
