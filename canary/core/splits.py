@@ -80,6 +80,10 @@ class SplitCheck:
 def verify(desired: tuple[AppliedWeight, ...], canary: int, obs: Observation) -> SplitCheck:
     """Is the split ``desired`` (canary raw weight ``canary``) live and really served?"""
     if not desired:
+        if obs.split_verified is False and obs.split_culprit:
+            # before step 1 (e.g. Pending on a route whose canary ref cannot resolve): no
+            # weights of ours yet, but the evaluator already names why no split would be
+            return SplitCheck("False", Reason.SPLIT_NOT_VERIFIED, obs.split_culprit)
         return SplitCheck("Unknown", "NotActing", "no weights to verify")
     if differs(desired, obs.live_weights):
         return SplitCheck("False", Reason.WEIGHTS_APPLIED, "waiting for the weights to go live")

@@ -403,6 +403,23 @@ def test_invalid_names_the_field_in_condition_and_message() -> None:
     assert plan.desired == () and not plan.write_routes
 
 
+def test_pending_names_the_evaluator_culprit_in_split_verified() -> None:
+    """Before step 1 the route is not ours, but a culprit the evaluator sees (a canary ref
+    without a ReferenceGrant leaves ResolvedRefs False: Pending) shows in SplitVerified."""
+    culprit = "backend other/v3:8080 of rule 0 is unresolved: no ReferenceGrant"
+    waiting = obs(10, live_weights=live(10, 90), route_ready=False, route_reason="ResolvedRefs")
+    unresolved = replace(waiting, split_verified=False, split_culprit=culprit)
+    plan = decide(make_rollout(), RolloutStatus(), unresolved, T0)
+    split = plan.status.condition(Cond.SPLIT_VERIFIED)
+    assert plan.status.phase == "Pending" and plan.desired == () and not plan.write_routes
+    assert split is not None and split.status == "False"
+    assert split.reason == Reason.SPLIT_NOT_VERIFIED and split.message == culprit
+    # without a culprit there is nothing to verify before step 1
+    plan = decide(make_rollout(), RolloutStatus(), waiting, T0)
+    split = plan.status.condition(Cond.SPLIT_VERIFIED)
+    assert split is not None and split.status == "Unknown" and split.reason == "NotActing"
+
+
 def test_invalid_then_valid_again_restarts() -> None:
     sim = Sim()
     sim.decide(invalid="spec.routes[0]: HTTPRoute api-route not found")
