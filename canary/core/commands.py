@@ -47,6 +47,8 @@ def promote(run: Run) -> Outcome:
         return IN_EFFECT, "the rollout already succeeded"
     if run.s.phase not in _ACTIVE:
         return IGNORED, f"cannot promote in phase {_phase(run)}"
+    if run.index is None:  # paused before step 1: resume; step 1 (not 2) follows when ready
+        return resume(run)
     before = run.label()
     advance(run)
     return APPLIED, f"step {before} promoted; now {run.s.phase} at step {run.label()}"

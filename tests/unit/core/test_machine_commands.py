@@ -113,6 +113,15 @@ def test_command_in_phase(verb: str, state: str) -> None:
     assert not any("c-1" in e.message for e in again.events)
 
 
+def test_promote_while_paused_before_step_1_starts_step_1_not_2() -> None:
+    paused = status(phase="Paused", pause_reason="user", step_index=None, last_applied_weights=[])
+    observed = obs(10, live_weights=live(10), command=Command("promote", "p"))
+    plan = decide(make_rollout(), paused, observed, T0)
+    assert plan.command_ack is not None and plan.command_ack.result.startswith(APPLIED)
+    assert plan.status.phase == "Progressing" and plan.status.step_index == 0
+    assert plan.status.canary_weight == 5
+
+
 def test_repeated_id_acts_once_even_later() -> None:
     sim = Sim()
     sim.settle()
