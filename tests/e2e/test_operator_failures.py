@@ -181,7 +181,7 @@ def test_failing_canary_is_rolled_back_with_the_failing_measurement(
     failing = [m for m in _measurements(final, "error-rate") if m["verdict"] == "fail"]
     assert failing, st.get("analysis")
     m = failing[-1]
-    assert 0.1 <= m["value"] <= 0.35, m
+    assert 0.05 < m["value"] <= 0.4, m  # violates max 0.05; 1–2 of ~9 requests failed
     assert m["stableValue"] == 0.0, m
     assert "0.05" in m["bound"], m
     assert m["samples"] >= 5, m
