@@ -20,7 +20,7 @@ from canary.core.analysis.plan import measurement_plan
 from canary.core.analysis.promql import TemplateError, prometheus_duration
 from canary.core.analysis.templates import Backend, Target, request_count
 from canary.core.analysis.verdicts import error_result, judge_metric, summarize
-from canary.core.models import Flavor, Rollout, RolloutStatus
+from canary.core.models import AppliedWeight, Flavor, Rollout, RolloutStatus
 from canary.core.observation import Observation, RuleRef, command_from_annotations
 from canary.core.patching import live_weights, weight_of
 from canary.core.phases import Phase
@@ -79,6 +79,10 @@ class Observer:
     traefik: TraefikApi | None = None
     cluster_namespaces: Sequence[str] | None = None  # None: read all namespaces
     route_ready_fallback: float = 0.0
+    # (ns, name) -> (stepStartedAt, since when the step's weights are served and verified)
+    _configured: dict[tuple[str, str], tuple[str | None, datetime]] = field(
+        default_factory=dict, repr=False
+    )
 
     def observe(self, rollout: Rollout, status: RolloutStatus, *, now: datetime) -> Observation:
         ns = rollout.metadata.namespace
@@ -105,7 +109,9 @@ class Observer:
         ready, reason = self._readiness(res, status, now)
         data_plane = self._data_plane(res, ns)
         share, verified, culprit = self._evaluate(rollout, res)
-        observed, observed_n = self._observed(rollout, res, status, now)
+        configured = ready and data_plane is not False and verified
+        since = self._configured_since(rollout, status, live, configured, now)
+        observed, observed_n = self._observed(rollout, res, status, now, since)
         analysis = self._analysis(rollout, res, status, now)
         return Observation(
             addressed=addressed,
@@ -198,13 +204,49 @@ class Observer:
             for rule in r.rules
         ]
 
+    def _configured_since(
+        self,
+        rollout: Rollout,
+        status: RolloutStatus,
+        live: tuple[AppliedWeight, ...],
+        configured: bool,
+        now: datetime,
+    ) -> datetime | None:
+        """Since when the step's weights have been live, ready, served and verified without
+        a break (None: not now). Traffic from before that (a not-ready endpoint answering
+        503, a shadowing route, someone else's weights) says nothing about the split now,
+        so the observed share counts only from here. In memory: a restarted operator
+        starts counting afresh, and a new step starts its own count."""
+        key = (rollout.metadata.namespace, rollout.metadata.name)
+        want = status.canary_weight
+        configured = (
+            configured
+            and want is not None
+            and all((w.stable, w.canary) == (100 - want, want) for w in live)
+        )
+        held = self._configured.get(key)
+        if not configured:
+            self._configured.pop(key, None)
+            return None
+        if held is None or held[0] != status.step_started_at:
+            held = (status.step_started_at, now)
+            self._configured[key] = held
+        return held[1]
+
     def _observed(
-        self, rollout: Rollout, res: Resolved, status: RolloutStatus, now: datetime
+        self,
+        rollout: Rollout,
+        res: Resolved,
+        status: RolloutStatus,
+        now: datetime,
+        configured_since: datetime | None,
     ) -> tuple[float | None, int]:
-        if status.phase != Phase.PROGRESSING:
+        if status.phase != Phase.PROGRESSING or configured_since is None:
             return None, 0
         metrics = self.metrics_for(rollout)
         since = seconds_since(status.step_started_at, now)
+        if since is not None:
+            since = min(since, (now - configured_since).total_seconds())
         if metrics is None or since is None or since < MIN_OBSERVED_WINDOW:
             return None, 0
         spec, ns = rollout.spec, rollout.metadata.namespace

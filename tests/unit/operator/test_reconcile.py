@@ -279,3 +279,21 @@ def test_the_step_is_recorded_before_its_weights_are_written() -> None:
     assert _weights(w.route()) == [0, 100, 5]
     assert "Drift" not in w.events.reasons()
     assert w.rollouts.get(namespace=NS, name="r")["status"]["stepLabel"] == "2/2"
+
+
+def test_observed_share_counts_only_traffic_since_the_split_is_served_and_verified() -> None:
+    """Traffic from before the culprit was fixed (e.g. a not-ready canary answering 503)
+    must not keep the step from verifying once it is."""
+    w = World()
+    w.run(T0)  # step 1 written at T0
+    w.accept()
+    w.traefik.set(namespace=NS, route="api-route", rule=0, weights=[{0: 95, 1: 5, 2: 5}])
+    w.run(T0 + timedelta(seconds=10))  # the evaluator cannot verify (route not in its input)
+    assert w.metrics.queries == []  # nothing to compare while the split is not configured
+    w.snapshot_with_route()
+    w.run(T0 + timedelta(seconds=20))  # verified from now on
+    assert w.metrics.queries == []  # less than the minimum window since then
+    w.run(T0 + timedelta(seconds=26))
+    queries = [q for q, _ in w.metrics.queries]
+    assert queries and all("[5s]" in q for q in queries), queries  # since T0+20
+    assert not any("[25s]" in q for q in queries)  # not since the step started
