@@ -186,9 +186,11 @@ def test_sigkill_mid_step_and_at_a_boundary_skips_and_repeats_no_step(
     # Given a rollout walking 5 → 50 → 100 under traffic, the route's weights recorded
     app = deploy(weights=(90, 10))
     traffic = traffic_for(app)
+    # (step 2 pauses long enough that the restart lands well inside it)
+    steps = [STEPS[0], {"weight": 50, "pause": "12s"}, STEPS[2]]
     with RouteHistory(kube, namespace=namespace, name="api-route") as history:
         first = operator(identity="op-a")
-        kubectl("apply", "-f", "-", input=rollout_manifest(namespace=namespace, steps=STEPS))
+        kubectl("apply", "-f", "-", input=rollout_manifest(namespace=namespace, steps=steps))
         before = wait_until("step 2 verified", _at_step(kube, namespace, 2), timeout=60)
 
         # When the operator is SIGKILLed in the middle of step 2's pause
@@ -200,7 +202,8 @@ def test_sigkill_mid_step_and_at_a_boundary_skips_and_repeats_no_step(
         assert history.weights(1)[-1] == 50
         # and the container restarts (same pod name, so it renews its own Lease at once)
         second = operator(identity="op-a")
-        after = wait_until("step 2 resumed", _at_step(kube, namespace, 2), timeout=30)
+        wait_until("a reconcile by the restarted operator", lambda: _reconciles(second, namespace))
+        after = wait_until("step 2 resumed", _at_step(kube, namespace, 2), timeout=5)
         # the step's clock survived the crash: the pause is not restarted
         assert after["verifiedAt"] == before["verifiedAt"]
         assert after["stepStartedAt"] == before["stepStartedAt"]
