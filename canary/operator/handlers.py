@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +23,7 @@ from canary.adapters.kube import load_api_client
 from canary.adapters.lease import KubeLease
 from canary.adapters.traefik import TraefikApiError
 from canary.core.models import GROUP, PLURAL, VERSION
+from canary.core.phases import COMMAND_ID_ANNOTATION
 from canary.operator import selfmetrics
 from canary.operator.config import OperatorConfig
 from canary.operator.reconcile import Reconciler
@@ -85,6 +86,17 @@ def _handler_errors() -> Iterator[None]:
     except (AdapterError, TraefikApiError, ValueError) as exc:
         log.warning("reconcile failed, retrying: %s", exc)
         raise kopf.TemporaryError(str(exc), delay=2) from exc
+
+
+def _needs_prompt_reconcile(body: Mapping[str, Any]) -> bool:
+    """A Rollout never reconciled (no phase) or carrying a command not yet acknowledged."""
+    status = body.get("status") or {}
+    if not status.get("phase"):
+        return True
+    annotations = body.get("metadata", {}).get("annotations") or {}
+    command_id = annotations.get(COMMAND_ID_ANNOTATION)
+    acked = (status.get("lastCommand") or {}).get("id")
+    return bool(command_id) and command_id != acked
 
 
 def _connection_info(config: OperatorConfig) -> kopf.ConnectionInfo:
@@ -163,6 +175,20 @@ def run_operator(config: OperatorConfig) -> None:
     @kopf.timer(GROUP, VERSION, PLURAL, interval=config.resync_interval, registry=registry)
     def resync(body: kopf.Body, **_: Any) -> None:
         if not leadership.is_leader:
+            return
+        with _handler_errors():
+            reconciler.reconcile(dict(body), now=datetime.now(UTC))
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    def changed(event: kopf.RawEvent, **_: Any) -> None:
+        # React at once to a new Rollout or a new command instead of at the next timer
+        # tick (the timer alone would add up to resync_interval to every gate).
+        if not leadership.is_leader or event.get("type") not in ("ADDED", "MODIFIED"):
+            return
+        body = event.get("object") or {}
+        if body.get("metadata", {}).get("deletionTimestamp"):
+            return
+        if not _needs_prompt_reconcile(body):
             return
         with _handler_errors():
             reconciler.reconcile(dict(body), now=datetime.now(UTC))

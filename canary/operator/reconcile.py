@@ -22,6 +22,7 @@ from typing import Any
 from kubernetes import client
 from pydantic import ValidationError
 
+from canary.adapters.errors import NotFound
 from canary.adapters.kube import KubeClusterReader, KubeEvents, KubeRollouts, KubeRoutes
 from canary.adapters.ports import EventsPort, MetricsPort, RolloutsPort, RoutesPort
 from canary.adapters.prometheus import PrometheusMetrics
@@ -97,12 +98,26 @@ class Reconciler:
     # -- entry points ----------------------------------------------------------------
 
     def reconcile(self, body: dict[str, Any], *, now: datetime) -> Plan | None:
+        """One pass. Decides from a fresh read, never from kopf's cached copy: a watch that
+        lags behind our own last status write would otherwise replay an older step."""
         meta = body.get("metadata") or {}
         ns, name = meta.get("namespace", ""), meta.get("name", "")
         with self.locks[(ns, name)]:
             selfmetrics.RECONCILES.labels(ns, name).inc()
             try:
-                return self._reconcile(body, now=now)
+                try:
+                    fresh = self.rollouts.get(namespace=ns, name=name)
+                except NotFound:
+                    return None
+                if meta.get("deletionTimestamp") and not fresh["metadata"].get("deletionTimestamp"):
+                    fresh = {
+                        **fresh,
+                        "metadata": {
+                            **fresh["metadata"],
+                            "deletionTimestamp": meta["deletionTimestamp"],
+                        },
+                    }
+                return self._reconcile(fresh, now=now)
             except Exception:
                 selfmetrics.RECONCILE_ERRORS.labels(ns, name).inc()
                 raise
