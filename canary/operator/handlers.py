@@ -172,14 +172,16 @@ def run_operator(config: OperatorConfig) -> None:
     def login(**_: Any) -> kopf.ConnectionInfo:
         return _connection_info(config)
 
-    @kopf.timer(GROUP, VERSION, PLURAL, interval=config.resync_interval, registry=registry)
+    @kopf.timer(
+        GROUP, VERSION, PLURAL, interval=config.resync_interval, registry=registry, id="resync"
+    )
     def resync(body: kopf.Body, **_: Any) -> None:
         if not leadership.is_leader:
             return
         with _handler_errors():
             reconciler.reconcile(dict(body), now=datetime.now(UTC))
 
-    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="prompt")
     def changed(event: kopf.RawEvent, **_: Any) -> None:
         # React at once to a new Rollout or a new command instead of at the next timer
         # tick (the timer alone would add up to resync_interval to every gate).
@@ -193,7 +195,7 @@ def run_operator(config: OperatorConfig) -> None:
         with _handler_errors():
             reconciler.reconcile(dict(body), now=datetime.now(UTC))
 
-    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="restore-route")
     def deleted(body: kopf.Body, **_: Any) -> None:
         # Standbys must not let the finalizer go before the leader restored the route.
         if not leadership.is_leader:
