@@ -78,12 +78,9 @@ def http_mismatch(m: o.HTTPMatch, req: Request) -> str:
         return f"path {req.path!r} does not match regex {p.value!r}"
     if m.method is not None and m.method != req.method:
         return f"method {req.method} is not {m.method}"
-    for h in m.headers:
-        actual = req.header_index.get(h.key)
-        if actual is None:
-            return f"header {h.name} missing"
-        if not h.test(actual):
-            return f"header {h.name}: {actual!r} does not match {h.value!r}"
+    why = _header_mismatch(m.headers, req)
+    if why:
+        return why
     for q in m.query:
         actual = req.query_index.get(q.key)
         if actual is None:
@@ -110,7 +107,12 @@ def grpc_mismatch(m: o.GRPCMatch, req: Request) -> str:
             return f"service {service!r} does not match regex {m.service!r}"
         if m.method_re is not None and m.method_re.fullmatch(method) is None:
             return f"method {method!r} does not match regex {m.method!r}"
-    for h in m.headers:
+    return _header_mismatch(m.headers, req)
+
+
+def _header_mismatch(headers: tuple[o.ValueMatch, ...], req: Request) -> str:
+    """Why the request's headers fail these header matches ("" when they all hold)."""
+    for h in headers:
         actual = req.header_index.get(h.key)
         if actual is None:
             return f"header {h.name} missing"
