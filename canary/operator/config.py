@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from dataclasses import dataclass, field
 
@@ -27,8 +26,3 @@ class OperatorConfig:
     default_min_requests: int = 20  # analysis.minRequests when a Rollout leaves it unset
     kubeconfig: str | None = None
     context: str | None = None
-
-
-def env_default(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value else default

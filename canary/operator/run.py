@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from canary.core.durations import DurationError, parse_duration
-from canary.operator.config import OperatorConfig, env_default
+from canary.operator.config import OperatorConfig
+
+FC = TypeVar("FC", bound=Callable[..., Any] | click.Command)
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line (``--log-format json``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
 
 
 def _setup_logging(fmt: str, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
-        handler.setFormatter(
-            logging.Formatter(
-                '{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s",'
-                '"message":%(message)r}'
-            )
-        )
+        handler.setFormatter(_JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s %(message)s"))
     root = logging.getLogger()
@@ -32,77 +46,77 @@ def _setup_logging(fmt: str, level: str) -> None:
 
 
 def register_run(group: click.Group) -> None:
-    """Add the ``run`` verb to the CLI group (main.py composes cli and operator)."""
+    """Add the ``run`` verb to the CLI group (main.py composes cli and operator).
+
+    Every option also reads the environment variable shown in ``--help`` (flags win).
+    """
+
+    def option(*decls: str, **kw: Any) -> Callable[[FC], FC]:
+        return click.option(*decls, show_envvar="envvar" in kw, **kw)
 
     @group.command("run")
-    @click.option(
+    @option(
         "--namespace",
         "namespaces",
         multiple=True,
         help="Watch only this namespace (repeatable). Default: all namespaces. "
         "Env CANARY_WATCH_NAMESPACES (comma-separated).",
     )
-    @click.option(
+    @option(
         "--prometheus-url",
-        default=lambda: env_default("CANARY_PROMETHEUS_URL"),
-        help="Prometheus for Rollouts without analysis.address. Env CANARY_PROMETHEUS_URL.",
+        envvar="CANARY_PROMETHEUS_URL",
+        help="Prometheus for Rollouts without analysis.address.",
     )
-    @click.option(
+    @option(
         "--traefik-api-url",
-        default=lambda: env_default("CANARY_TRAEFIK_API_URL"),
-        help="Traefik API to confirm the data plane serves the new weights "
-        "(optional). Env CANARY_TRAEFIK_API_URL.",
+        envvar="CANARY_TRAEFIK_API_URL",
+        help="Traefik API to confirm the data plane serves the new weights (optional).",
     )
-    @click.option(
+    @option(
         "--health-port",
         type=int,
-        default=lambda: int(env_default("CANARY_HEALTH_PORT", "8080") or 8080),
-        show_default="8080",
-        help="GET /healthz. Env CANARY_HEALTH_PORT.",
+        default=8080,
+        show_default=True,
+        envvar="CANARY_HEALTH_PORT",
+        help="GET /healthz.",
     )
-    @click.option("--health-host", default="0.0.0.0", show_default=True)
-    @click.option(
+    @option("--health-host", default="0.0.0.0", show_default=True)
+    @option(
         "--metrics-port",
         type=int,
-        default=lambda: int(env_default("CANARY_METRICS_PORT", "9090") or 9090),
-        show_default="9090",
-        help="GET /metrics; 0 disables. Env CANARY_METRICS_PORT.",
+        default=9090,
+        show_default=True,
+        envvar="CANARY_METRICS_PORT",
+        help="GET /metrics; 0 disables.",
     )
-    @click.option(
+    @option(
         "--log-format",
         type=click.Choice(["text", "json"]),
-        default=lambda: env_default("CANARY_LOG_FORMAT", "text"),
-        show_default="text",
+        default="text",
+        show_default=True,
+        envvar="CANARY_LOG_FORMAT",
     )
-    @click.option(
-        "--log-level", default=lambda: env_default("CANARY_LOG_LEVEL", "INFO"), show_default="INFO"
-    )
-    @click.option("--lease-name", default="canary-operator", show_default=True)
-    @click.option(
-        "--lease-namespace",
-        default=lambda: env_default("POD_NAMESPACE", "default"),
-        show_default="$POD_NAMESPACE or default",
-    )
-    @click.option(
+    @option("--log-level", default="INFO", show_default=True, envvar="CANARY_LOG_LEVEL")
+    @option("--lease-name", default="canary-operator", show_default=True)
+    @option("--lease-namespace", default="default", show_default=True, envvar="POD_NAMESPACE")
+    @option(
         "--lease-duration",
         type=int,
         default=15,
         show_default=True,
         help="Seconds; a standby takes over within this after the holder stops.",
     )
-    @click.option(
-        "--identity",
-        default=lambda: env_default("POD_NAME"),
-        help="Lease holder identity. Default: $POD_NAME or hostname-pid.",
-    )
-    @click.option(
+    @option("--identity", envvar="POD_NAME", help="Lease holder identity. Default: hostname-pid.")
+    @option(
         "--resync-interval",
         type=float,
-        default=lambda: float(env_default("CANARY_RESYNC_INTERVAL", "5") or 5),
-        show_default="5",
-        help="Seconds between reconciles of one Rollout.",
+        default=5.0,
+        show_default=True,
+        envvar="CANARY_RESYNC_INTERVAL",
+        help="Seconds between re-assertions of one Rollout (new Rollouts and commands "
+        "are acted on from the watch at once).",
     )
-    @click.option(
+    @option(
         "--route-ready-fallback",
         type=float,
         default=0.0,
@@ -110,22 +124,23 @@ def register_run(group: click.Group) -> None:
         help="Seconds after which a route whose implementation never writes "
         "status counts as ready (0: never; wait for Accepted/ResolvedRefs).",
     )
-    @click.option(
+    @option(
         "--default-interval",
-        default=lambda: env_default("CANARY_DEFAULT_INTERVAL", "1m"),
-        show_default="1m",
-        help="analysis.interval for Rollouts that leave it unset. Env CANARY_DEFAULT_INTERVAL.",
+        default="1m",
+        show_default=True,
+        envvar="CANARY_DEFAULT_INTERVAL",
+        help="analysis.interval for Rollouts that leave it unset.",
     )
-    @click.option(
+    @option(
         "--default-min-requests",
         type=int,
-        default=lambda: int(env_default("CANARY_DEFAULT_MIN_REQUESTS", "20") or 20),
-        show_default="20",
-        help="analysis.minRequests for Rollouts that leave it unset. "
-        "Env CANARY_DEFAULT_MIN_REQUESTS.",
+        default=20,
+        show_default=True,
+        envvar="CANARY_DEFAULT_MIN_REQUESTS",
+        help="analysis.minRequests for Rollouts that leave it unset.",
     )
-    @click.option("--kubeconfig", default=None, help="Path to a kubeconfig (default $KUBECONFIG).")
-    @click.option("--context", default=None, help="kubeconfig context.")
+    @option("--kubeconfig", default=None, help="Path to a kubeconfig (default $KUBECONFIG).")
+    @option("--context", default=None, help="kubeconfig context.")
     def run_cmd(**kw: Any) -> None:
         """Run the operator (kopf): walk Rollouts through their steps."""
         namespaces = tuple(kw.pop("namespaces") or ())
