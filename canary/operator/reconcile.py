@@ -34,7 +34,7 @@ from canary.core.observation import Observation
 from canary.core.patching import needs_write, weight_patch
 from canary.core.phases import Reason
 from canary.core.plan import Plan
-from canary.core.rules import InvalidRollout, resolve_rules
+from canary.core.rules import resolve_rules
 from canary.operator import selfmetrics
 from canary.operator.config import OperatorConfig
 from canary.operator.observe import Observer
@@ -97,9 +97,12 @@ class Reconciler:
 
     # -- entry points ----------------------------------------------------------------
 
-    def reconcile(self, body: dict[str, Any], *, now: datetime) -> Plan | None:
+    def reconcile(
+        self, body: dict[str, Any], *, now: datetime, deleting: bool = False
+    ) -> Plan | None:
         """One pass. Decides from a fresh read, never from kopf's cached copy: a watch that
-        lags behind our own last status write would otherwise replay an older step."""
+        lags behind our own last status write would otherwise replay an older step.
+        ``deleting``: the delete handler's pass (the restore), whatever the read says."""
         meta = body.get("metadata") or {}
         ns, name = meta.get("namespace", ""), meta.get("name", "")
         with self.locks[(ns, name)]:
@@ -109,14 +112,9 @@ class Reconciler:
                     fresh = self.rollouts.get(namespace=ns, name=name)
                 except NotFound:
                     return None
-                if meta.get("deletionTimestamp") and not fresh["metadata"].get("deletionTimestamp"):
-                    fresh = {
-                        **fresh,
-                        "metadata": {
-                            **fresh["metadata"],
-                            "deletionTimestamp": meta["deletionTimestamp"],
-                        },
-                    }
+                if deleting and not fresh["metadata"].get("deletionTimestamp"):
+                    stamp = meta.get("deletionTimestamp") or now.isoformat()
+                    fresh = {**fresh, "metadata": {**fresh["metadata"], "deletionTimestamp": stamp}}
                 return self._reconcile(fresh, now=now)
             except Exception:
                 selfmetrics.RECONCILE_ERRORS.labels(ns, name).inc()
@@ -127,11 +125,7 @@ class Reconciler:
 
         True once the finalizer may go: the restore is live and served by the gateway.
         """
-        body = dict(body)
-        body.setdefault("metadata", {})
-        if not body["metadata"].get("deletionTimestamp"):
-            body["metadata"] = {**body["metadata"], "deletionTimestamp": now.isoformat()}
-        plan = self.reconcile(body, now=now)
+        plan = self.reconcile(body, now=now, deleting=True)
         return plan is None or plan.requeue_after is None
 
     # -- one pass --------------------------------------------------------------------
@@ -241,6 +235,3 @@ class Reconciler:
         }
         self.rollouts.patch_status(namespace=ns, name=name, patch=patch)
         self.events.emit(obj=body, type_="Warning", reason=Reason.INVALID_SPEC, message=message)
-
-
-__all__ = ["InvalidRollout", "Reconciler"]
