@@ -24,6 +24,7 @@ ORDER = (
     Cond.SPLIT_VERIFIED,
     Cond.HEALTHY,
     Cond.INVALID,
+    Cond.DRIFTED,  # only in Succeeded and Failed (hands off), when weights were applied
 )
 
 
@@ -43,6 +44,8 @@ def merge(
     previous = {c.type: c for c in old}
     out: list[Condition] = []
     for type_ in ORDER:
+        if type_ not in wanted:  # an optional condition that does not apply now
+            continue
         want = wanted[type_]
         before = previous.get(type_)
         since = before.last_transition_time if before and before.status == want.status else at

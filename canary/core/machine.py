@@ -10,9 +10,10 @@ One decision runs these stages in order (the first that applies may end it):
 ====  ========================================  =============================================
  #    when                                      then
 ====  ========================================  =============================================
- 1    ``obs.deleting``                          desired = stable 100 / canary 0 if onDelete
-                                                restore and we own the weights; else none;
-                                                done (requeue None) once served or overdue
+ 1    ``obs.deleting``                          mid-flight (Pending, Progressing, Paused,
+                                                RollingBack) with onDelete restore: stable
+                                                100 / canary 0; any other phase: the route is
+                                                left as it is; done once served or overdue
  2    ``obs.invalid``                           → Failed, Invalid=True naming the field; no
                                                 route write; a new command is ignored
  3    no status / specHash ≠ hash(spec) /       → Pending (Started / Restarted): failures,
@@ -39,10 +40,18 @@ Progressing  split verified, pause elapsed, last check pass      next step / Suc
 Progressing  unverified or inconclusive/no data/error held       onFailure: RollingBack
              ≥ progressDeadline (not at a manual gate)           or Paused ("failure")
 RollingBack  stable 100 / canary 0 live, route ready and served    RolledBack
-             by the gateway (unconfirmed after progressDeadline:
-             RolledBack anyway)
+             by the gateway
+RollingBack  not confirmed within progressDeadline                RolledBack (reason
+                                                                 RollbackUnconfirmed)
 others       —                                                   (hold; commands only)
 ===========  ==================================================  ======================
+
+Lifecycle and ownership: Progressing, Paused, RollingBack, RolledBack and Aborted assert
+their weights (RolledBack/Aborted keep stable 100 / canary 0 so traffic never drifts back
+to a known-bad canary); Succeeded and Failed never write the route again — drift there is
+reported (condition Drifted, a Warning Event), never reverted. One owner per rule
+(``canary.core.ownership``): a Rollout addressing a rule another one owns is Invalid
+(reason RuleOwned) until that one lets go.
 
 Failures are cumulative over the rollout: ``failureLimit`` failed checks are tolerated
 and the next one acts (failureLimit 0: the first failure acts; default 1: the second).
@@ -60,7 +69,7 @@ from canary.core.conditions import Want, merge
 from canary.core.hashing import spec_hash
 from canary.core.models import AppliedWeight, Condition, Rollout, RolloutStatus
 from canary.core.observation import Observation
-from canary.core.phases import Cond, Phase, Reason
+from canary.core.phases import HANDS_OFF_PHASES, MID_FLIGHT_PHASES, Cond, Phase, Reason
 from canary.core.plan import Plan
 from canary.core.schedule import aware, next_analysis_at, parse_time, rfc3339, seconds_since
 from canary.core.splits import SplitCheck, differs, drifted, weights_for
@@ -120,11 +129,16 @@ def decide(rollout: Rollout, status: RolloutStatus, obs: Observation, now: datet
 def _deleting(run: Run, old: RolloutStatus, deleted_at: str | None) -> Plan:
     """Restore (onDelete) before the finalizer goes: ``requeue_after`` None means done.
 
-    Done once the restore is live and the gateway serves it (route status and the data
-    plane lag the write), waiting at most progressDeadline from the deletion.
+    onDelete applies only mid-flight (Pending, Progressing, Paused, RollingBack). Deleting
+    a Rollout in any other phase never changes the route: a Succeeded release keeps its
+    split (the old version may be gone), RolledBack/Aborted already left stable 100 /
+    canary 0, Failed never acted. The restore is done once live and served by the
+    gateway (route status and the data plane lag the write), at most progressDeadline
+    from the deletion.
     """
-    owned = run.s.phase in TRANSITIONS and run.canary_weight() is not None
-    if run.spec.on_delete == "restore" and (owned or run.s.last_applied_weights):
+    mid_flight = run.s.phase in MID_FLIGHT_PHASES
+    acted = run.canary_weight() is not None or bool(run.s.last_applied_weights)
+    if run.spec.on_delete == "restore" and mid_flight and acted:
         desired = weights_for(run.obs.addressed, 0)
         message = "deleting: restoring stable 100 / canary 0"
     else:
@@ -151,7 +165,7 @@ def _invalid(run: Run, message: str) -> None:
     if run.s.phase != Phase.FAILED or was is None or was.status != "True":
         from canary.core.transitions import goto
 
-        goto(run, Phase.FAILED, Reason.INVALID_SPEC, message, warning=True)
+        goto(run, Phase.FAILED, run.obs.invalid_reason, message, warning=True)
     run.update(message=checks.clip(message, 1024), hold_since=None)
     if commands.is_new(run, run.obs.command):
         assert run.obs.command is not None
@@ -225,17 +239,18 @@ def _assemble(run: Run, old: RolloutStatus, generation: int) -> Plan:
     applied: list[AppliedWeight] = list(run.s.last_applied_weights)
     if desired and not write:
         applied = list(desired)
+    drift = _hands_off_drift(run, old)
     split = run.split()
     gate = run.s.phase == Phase.PROGRESSING and split.ok and at_gate(run)
     run.update(
         observed_generation=generation,
         step_label=run.label(),
         canary_weight=run.canary_weight(),
-        effective_weight=_percent(obs.effective_share),
-        observed_weight=_percent(obs.observed_share),
+        effective_weight=_kept(run, "effective_weight", _percent(obs.effective_share)),
+        observed_weight=_kept(run, "observed_weight", _percent(obs.observed_share)),
         last_applied_weights=applied[:128],
         message=_message(run, split),
-        conditions=_conditions(run, split, gate, generation),
+        conditions=_conditions(run, split, gate, generation, drift),
     )
     was_gate = old.condition(Cond.AWAITING_PROMOTION)
     if gate and (was_gate is None or was_gate.status != "True"):
@@ -250,6 +265,38 @@ def _assemble(run: Run, old: RolloutStatus, generation: int) -> Plan:
         command_ack=run.ack,
         status=new,
     )
+
+
+def _hands_off_drift(run: Run, old: RolloutStatus) -> Want | None:
+    """In Succeeded and Failed the route is never written again; a change to the weights
+    we last applied is reported (condition Drifted + one Warning Event), never reverted."""
+    if run.s.phase not in HANDS_OFF_PHASES or not run.s.last_applied_weights:
+        return None
+    live = {(w.route, w.rule): w for w in run.obs.live_weights}
+    changed = [
+        (w, live[(w.route, w.rule)])
+        for w in run.s.last_applied_weights
+        if (w.route, w.rule) in live and live[(w.route, w.rule)] != w
+    ]
+    if not changed:
+        return Want("False", Reason.NO_DRIFT, "live weights are the ones last applied")
+    rules = ", ".join(
+        f"{now.route} rule {now.rule} {now.stable}/{now.canary} (applied {w.stable}/{w.canary})"
+        for w, now in changed
+    )
+    message = f"live weights changed by someone else: {rules}; not reverted in {run.s.phase}"
+    before = old.condition(Cond.DRIFTED)
+    if before is None or before.status != "True" or before.message != checks.clip(message, 1024):
+        run.warning(Reason.DRIFT, message)
+    return Want("True", Reason.DRIFT, message)
+
+
+def _kept(run: Run, field: str, value: float | None) -> float | None:
+    """A Succeeded release is no longer evaluated: its last shares stay on show."""
+    if value is None and run.s.phase == Phase.SUCCEEDED:
+        kept: float | None = getattr(run.s, field)
+        return kept
+    return value
 
 
 def _percent(share: float | None) -> float | None:
@@ -271,7 +318,9 @@ def _message(run: Run, split: SplitCheck) -> str:
     return run.s.message
 
 
-def _conditions(run: Run, split: SplitCheck, gate: bool, generation: int) -> list[Condition]:
+def _conditions(
+    run: Run, split: SplitCheck, gate: bool, generation: int, drift: Want | None
+) -> list[Condition]:
     obs, phase = run.obs, run.s.phase
     ready: Literal["True", "False", "Unknown"] = (
         "Unknown" if obs.route_ready is None else "True" if obs.route_ready else "False"
@@ -298,13 +347,24 @@ def _conditions(run: Run, split: SplitCheck, gate: bool, generation: int) -> lis
             "Ready" if obs.route_ready else Reason.WAITING_FOR_ROUTE,
             obs.route_reason,
         ),
-        Cond.SPLIT_VERIFIED: Want(split.status, split.reason, split.message),
+        Cond.SPLIT_VERIFIED: _split_condition(run, split),
         Cond.HEALTHY: healthy,
-        Cond.INVALID: Want("True", Reason.INVALID_SPEC, obs.invalid)
+        Cond.INVALID: Want("True", obs.invalid_reason, obs.invalid)
         if obs.invalid is not None
         else Want("False", "Valid"),
     }
+    if drift is not None:
+        wanted[Cond.DRIFTED] = drift
     return merge(run.s.conditions, wanted, run.ts, generation)
+
+
+def _split_condition(run: Run, split: SplitCheck) -> Want:
+    """A Succeeded release verifies nothing any more: SplitVerified keeps what the last
+    step established (drift is reported by Drifted)."""
+    previous = run.s.condition(Cond.SPLIT_VERIFIED)
+    if run.s.phase == Phase.SUCCEEDED and previous is not None:
+        return Want(previous.status, previous.reason, previous.message)
+    return Want(split.status, split.reason, split.message)
 
 
 def _requeue(run: Run, split: SplitCheck, write: bool) -> float | None:

@@ -157,7 +157,12 @@ class Metric(_Model):
         description="Metric name (DNS label).",
     )
     template: TemplateName | None = Field(default=None, description="Builtin query template.")
-    flavor: Flavor = Field(default="traefik", description="Which metrics the template reads.")
+    flavor: Flavor | None = Field(
+        default=None,
+        description="Which metrics the template reads (traefik, envoy-gateway, istio, app). "
+        "Omitted: derived from the parent GatewayClass's controllerName (Traefik, Envoy "
+        "Gateway, Istio); other controllers need flavor or a query.",
+    )
     quantile: float | None = Field(
         default=None, gt=0, lt=1, description="Latency quantile (default 0.99)."
     )
@@ -220,6 +225,13 @@ class Analysis(_Model):
         json_schema_extra={OPERATOR_DEFAULT: True},
     )
     no_data: NoDataPolicy = Field(default="hold", description="What no data means.")
+    request_count: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="PromQL counting one backend's requests over {{interval}} (variables as "
+        "in metrics[].query, {{backend}} = canary or stable); backs minRequests and the "
+        "observed share. Default: the flavor's request counter.",
+    )
     metrics: list[Metric] = Field(default_factory=list, max_length=10)
 
     _interval = field_validator("interval")(classmethod(lambda cls, v: _check_duration(v)))
@@ -426,6 +438,7 @@ class RolloutMeta(_Model):
     generation: int = 1
     uid: str = ""
     annotations: dict[str, str] = Field(default_factory=dict)
+    creation_timestamp: str | None = None
     deletion_timestamp: str | None = None
 
 

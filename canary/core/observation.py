@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from canary.core.models import AppliedWeight
-from canary.core.phases import COMMAND_ANNOTATION, COMMAND_ID_ANNOTATION
+from canary.core.phases import COMMAND_ANNOTATION, COMMAND_ID_ANNOTATION, Reason
 from canary.core.results import AnalysisResult
 
 
@@ -52,7 +52,9 @@ class Observation:
     """Everything observed in one reconcile; all optional where unknown.
 
     - ``invalid``: the spec (with the live routes) cannot be acted on; a message naming
-      the field, e.g. "spec.routes[0].rules: 2 rules list both backends; name the rules".
+      the field, e.g. "spec.routes[0].rules: 2 rules list both backends; name the rules";
+      ``invalid_reason`` the Invalid condition's reason (InvalidSpec, or RuleOwned when
+      another Rollout owns an addressed rule).
     - ``addressed``: the rules the rollout re-weights, resolved by ``canary.core.patching``.
     - ``live_weights``: raw stable/canary weights in each addressed rule right now.
     - ``route_ready``: every addressed route Accepted + ResolvedRefs at its generation
@@ -70,6 +72,7 @@ class Observation:
     """
 
     invalid: str | None = None
+    invalid_reason: str = Reason.INVALID_SPEC
     addressed: tuple[RuleRef, ...] = ()
     live_weights: tuple[AppliedWeight, ...] = ()
     route_ready: bool | None = None

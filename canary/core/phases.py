@@ -23,6 +23,14 @@ class Phase(StrEnum):
 TERMINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED})
 FAILED_PHASES = frozenset({Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED})
 
+# Lifecycle and ownership (docs/state-machine.md "Lifecycle and ownership"):
+# mid-flight: onDelete applies (restore stable 100 / canary 0, or keep)
+MID_FLIGHT_PHASES = frozenset({Phase.PENDING, Phase.PROGRESSING, Phase.PAUSED, Phase.ROLLING_BACK})
+# the Rollout owns its addressed rules' weights (one owner per rule)
+OWNING_PHASES = MID_FLIGHT_PHASES | {Phase.ROLLED_BACK, Phase.ABORTED}
+# hands off: nothing is ever written to the route again; drift is reported, never reverted
+HANDS_OFF_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED})
+
 
 class Cond(StrEnum):
     COMPLETED = "Completed"  # True only in Succeeded
@@ -31,6 +39,7 @@ class Cond(StrEnum):
     SPLIT_VERIFIED = "SplitVerified"  # evaluator (and traffic, when measurable) confirm the split
     HEALTHY = "Healthy"  # last verdicts pass; False after a failed check; Unknown inconclusive
     INVALID = "Invalid"  # True when the spec cannot be acted on; the reason names the field
+    DRIFTED = "Drifted"  # hands-off phase: live weights differ from the released ones (reported)
 
 
 class Verdict(StrEnum):
@@ -70,6 +79,9 @@ class Reason(StrEnum):
     DRIFT = "Drift"  # live weights differ from lastAppliedWeights; re-asserted
     INVALID_SPEC = "InvalidSpec"  # the spec cannot be acted on (names the field)
     ROUTE_NOT_FOUND = "RouteNotFound"  # an addressed route does not exist
+    RULE_OWNED = "RuleOwned"  # an addressed rule is owned by another Rollout (one owner)
+    ROLLBACK_UNCONFIRMED = "RollbackUnconfirmed"  # stable 100 written; not confirmed in time
+    NO_DRIFT = "NoDrift"  # live weights are the ones last applied
 
 
 class Verb(StrEnum):

@@ -17,7 +17,7 @@ from canary.core.conditions import Want
 from canary.core.durations import parse_duration
 from canary.core.models import AppliedWeight, LastCommand, RolloutSpec, RolloutStatus, Step
 from canary.core.observation import Observation
-from canary.core.phases import Phase, Reason, Verdict
+from canary.core.phases import HANDS_OFF_PHASES, Phase, Reason, Verdict
 from canary.core.plan import Event
 from canary.core.results import AnalysisResult
 from canary.core.schedule import aware, parse_time, rfc3339, seconds_since
@@ -95,8 +95,12 @@ class Run:
         return None
 
     def desired(self) -> tuple[AppliedWeight, ...]:
+        """The weights this phase asserts; none in the hands-off phases (Succeeded, Failed):
+        a finished release never writes the route again."""
         weight = self.canary_weight()
-        return () if weight is None else weights_for(self.obs.addressed, weight)
+        if weight is None or self.s.phase in HANDS_OFF_PHASES:
+            return ()
+        return weights_for(self.obs.addressed, weight)
 
     def split(self) -> SplitCheck:
         return verify(self.desired(), self.canary_weight() or 0, self.obs)
@@ -266,16 +270,37 @@ def step_done(run: Run) -> bool:
 
 def rolling_back(run: Run) -> None:
     """Stable 100 / canary 0 is written; RolledBack once live, the route ready and the
-    gateway serving it (route status runs ahead of the data plane; bounded by the deadline:
-    a gateway we cannot read must not keep the rollout RollingBack forever)."""
+    gateway serving it (route status runs ahead of the data plane). Bounded by
+    progressDeadline: a rollback that cannot be confirmed by then ends RolledBack anyway,
+    the message naming what was not confirmed (the stable-100 write stands and stays
+    asserted), so a waiting `canary status --wait` exits instead of waiting forever."""
     desired = run.desired()
-    live = desired and not differs(desired, run.obs.live_weights)
-    waited = seconds_since(run.s.phase_started_at, run.now) or 0.0
-    served = run.obs.data_plane_applied is not False or waited >= run.deadline()
-    if live and run.obs.route_ready is True and served:
-        why = run.s.message.removeprefix("rolling back: ")  # keep why (act_on_failure)
+    live = bool(desired) and not differs(desired, run.obs.live_weights)
+    why = run.s.message.removeprefix("rolling back: ")  # keep why (act_on_failure)
+    if live and run.obs.route_ready is True and run.obs.data_plane_applied is not False:
         done = "stable 100 / canary 0 restored"
         goto(run, Phase.ROLLED_BACK, Reason.ROLLED_BACK, f"{done}: {why}" if why else done)
+        return
+    waited = seconds_since(run.s.phase_started_at, run.now) or 0.0
+    if waited < run.deadline():
+        return
+    if not live:
+        cause = "the weights are not live on the route"
+    elif run.obs.route_ready is not True:
+        cause = f"route not ready: {run.obs.route_reason or 'no route status for the generation'}"
+    else:
+        cause = "the gateway does not serve the weights"
+    done = (
+        f"stable 100 / canary 0 written, not confirmed within progressDeadline "
+        f"{run.spec.progress_deadline} ({cause})"
+    )
+    goto(
+        run,
+        Phase.ROLLED_BACK,
+        Reason.ROLLBACK_UNCONFIRMED,
+        f"{done}: {why}" if why else done,
+        warning=True,
+    )
 
 
 def resting(run: Run) -> None:

@@ -16,14 +16,17 @@ from typing import Any
 from canary.adapters.errors import AdapterError, MetricsError, NotFound
 from canary.adapters.ports import ClusterReadPort, MetricsPort, RoutesPort
 from canary.adapters.traefik import TraefikApi, TraefikApiError
-from canary.core.analysis.plan import measurement_plan
+from canary.core.analysis.flavors import TRAEFIK_CONTROLLER, flavor_for, with_flavors
+from canary.core.analysis.plan import measurement_plan, requests_query
 from canary.core.analysis.promql import TemplateError, prometheus_duration
-from canary.core.analysis.templates import Backend, Target, request_count
+from canary.core.analysis.templates import Backend, Target
 from canary.core.analysis.verdicts import error_result, judge_metric, summarize
-from canary.core.models import AppliedWeight, Flavor, Rollout, RolloutStatus
+from canary.core.gateways import controllers_by_gateway, route_controllers
+from canary.core.models import AppliedWeight, Rollout, RolloutStatus
 from canary.core.observation import Observation, RuleRef, command_from_annotations
+from canary.core.ownership import claim_of, owner_conflict
 from canary.core.patching import live_weights, weight_of
-from canary.core.phases import Phase
+from canary.core.phases import Phase, Reason
 from canary.core.readiness import route_readiness
 from canary.core.results import AnalysisResult, MetricResult, Sample
 from canary.core.routing import BackendKey, InputError, RoutingError, build_table
@@ -34,6 +37,8 @@ from canary.core.schedule import analysis_window, rfc3339, seconds_since
 log = logging.getLogger("canary.operator")
 
 MIN_OBSERVED_WINDOW = 4.0  # seconds of traffic before an observed share means anything
+
+Obj = dict[str, Any]
 
 
 @dataclass
@@ -79,6 +84,8 @@ class Observer:
     traefik: TraefikApi | None = None
     cluster_namespaces: Sequence[str] | None = None  # None: read all namespaces
     route_ready_fallback: float = 0.0
+    # the Rollouts of a namespace (one owner per rule); a watch-backed index in the operator
+    peers: Callable[[str], Sequence[Obj]] = field(default=lambda ns: ())
     # (ns, name) -> (stepStartedAt, since when the step's weights are served and verified)
     _configured: dict[tuple[str, str], tuple[str | None, datetime]] = field(
         default_factory=dict, repr=False
@@ -98,20 +105,38 @@ class Observer:
 
         addressed = tuple(RuleRef(r.label, rule.index) for r in res.resolved for rule in r.rules)
         live = tuple(w for r in res.resolved for w in live_weights(res.routes[r.label], r))
+        if status.phase == Phase.SUCCEEDED and not deleting:
+            # hands off: the live weights are read only to report drift
+            return Observation(addressed=addressed, live_weights=live, command=command)
+        docs, snapshot_error = self._snapshot()
+        controllers = self._controllers(res, docs)
         if deleting:  # only the restore matters now (is it served?): no evaluator, analysis
             return Observation(
                 addressed=addressed,
                 live_weights=live,
-                data_plane_applied=self._data_plane(res, ns),
+                data_plane_applied=self._data_plane(res, ns, controllers),
                 command=command,
                 deleting=True,
             )
+        conflict = self._owner_conflict(rollout, status, res)
+        if conflict is not None:
+            return Observation(
+                invalid=conflict,
+                invalid_reason=Reason.RULE_OWNED,
+                command=command,
+            )
+        if docs is not None:
+            try:
+                spec = with_flavors(rollout.spec, _all(controllers))
+            except InvalidRollout as exc:
+                return Observation(invalid=str(exc), command=command)
+            rollout = rollout.model_copy(update={"spec": spec})
         ready, reason = self._readiness(res, status, now)
-        data_plane = self._data_plane(res, ns)
-        share, verified, culprit = self._evaluate(rollout, res)
+        data_plane = self._data_plane(res, ns, controllers)
+        share, verified, culprit = self._evaluate(rollout, res, docs, snapshot_error)
         configured = ready and data_plane is not False and verified
         since = self._configured_since(rollout, status, live, configured, now)
-        observed, observed_n = self._observed(rollout, res, status, now, since)
+        observed, observed_n = self._observed(rollout, res, status, now, since, controllers)
         analysis = self._analysis(rollout, res, status, now)
         return Observation(
             addressed=addressed,
@@ -129,6 +154,47 @@ class Observer:
             deleting=deleting,
         )
 
+    # -- the cluster around the routes ------------------------------------------------
+
+    def _snapshot(self) -> tuple[list[Obj] | None, str | None]:
+        try:
+            return self.cluster.snapshot(namespaces=self.cluster_namespaces), None
+        except AdapterError as exc:
+            return None, str(exc)
+
+    @staticmethod
+    def _controllers(res: Resolved, docs: list[Obj] | None) -> dict[str, dict[str, str]]:
+        """Route label → {"gwNs/gwName": controllerName} of its parent Gateways."""
+        if docs is None:
+            return {}
+        by_gateway = controllers_by_gateway(docs)
+        return {label: route_controllers(route, by_gateway) for label, route in res.routes.items()}
+
+    def _owner_conflict(self, rollout: Rollout, status: RolloutStatus, res: Resolved) -> str | None:
+        """One owner per rule (canary.core.ownership): another Rollout owns a rule of ours."""
+        ns = rollout.metadata.namespace
+        me = claim_of(
+            {
+                "metadata": {
+                    "name": rollout.metadata.name,
+                    "creationTimestamp": rollout.metadata.creation_timestamp,
+                },
+                "spec": rollout.spec.dump(),
+                "status": status.dump(),
+            },
+            res.routes,
+            ns,
+        )
+        if me is None:
+            return None
+        others = [
+            claim
+            for body in self.peers(ns)
+            if (body.get("metadata") or {}).get("name") != rollout.metadata.name
+            and (claim := claim_of(body, res.routes, ns)) is not None
+        ]
+        return owner_conflict(me, others)
+
     # -- readiness -------------------------------------------------------------------
 
     def _readiness(self, res: Resolved, status: RolloutStatus, now: datetime) -> tuple[bool, str]:
@@ -143,11 +209,20 @@ class Observer:
             return False, r.reason
         return True, ""
 
-    def _data_plane(self, res: Resolved, ns: str) -> bool | None:
+    def _data_plane(
+        self, res: Resolved, ns: str, controllers: dict[str, dict[str, str]]
+    ) -> bool | None:
+        """Does the gateway serve the live weights? Asked per parent Gateway's controller:
+        Traefik's API only for routes attached to a Traefik Gateway; other implementations
+        have no such API here (None: route status + evaluator + observed traffic decide)."""
         if self.traefik is None:
             return None
+        asked = False
         try:
             for r in res.resolved:
+                if TRAEFIK_CONTROLLER not in controllers.get(r.label, {}).values():
+                    continue
+                asked = True
                 live = res.routes[r.label]
                 for rule in r.rules:
                     served = self.traefik.served_rule(
@@ -158,16 +233,19 @@ class Observer:
         except TraefikApiError as exc:
             log.debug("traefik: %s", exc)
             return False
-        return True
+        return True if asked else None
 
     # -- the evaluator ---------------------------------------------------------------
 
-    def _evaluate(self, rollout: Rollout, res: Resolved) -> tuple[float | None, bool, str | None]:
+    def _evaluate(
+        self, rollout: Rollout, res: Resolved, docs: list[Obj] | None, snapshot_error: str | None
+    ) -> tuple[float | None, bool, str | None]:
         spec, ns = rollout.spec, rollout.metadata.namespace
+        if docs is None:
+            return None, False, f"cannot evaluate the routes: {snapshot_error}"
         try:
-            docs = self.cluster.snapshot(namespaces=self.cluster_namespaces)
             table = build_table(docs)
-        except (AdapterError, InputError, RoutingError) as exc:
+        except (InputError, RoutingError) as exc:
             return None, False, f"cannot evaluate the routes: {exc}"
 
         def key(ref: Any) -> BackendKey:
@@ -240,6 +318,7 @@ class Observer:
         status: RolloutStatus,
         now: datetime,
         configured_since: datetime | None,
+        controllers: dict[str, dict[str, str]],
     ) -> tuple[float | None, int]:
         if status.phase != Phase.PROGRESSING or configured_since is None:
             return None, 0
@@ -250,13 +329,17 @@ class Observer:
         if metrics is None or since is None or since < MIN_OBSERVED_WINDOW:
             return None, 0
         spec, ns = rollout.spec, rollout.metadata.namespace
-        flavor: Flavor = next((m.flavor for m in spec.analysis.metrics if m.template), "traefik")
+        flavor = next((m.flavor for m in spec.analysis.metrics if m.flavor), None)
+        flavor = flavor or flavor_for(_all(controllers))
+        if flavor is None and spec.analysis.request_count is None:
+            return None, 0  # no way to count requests per backend here
         window = prometheus_duration(float(int(min(since - 1.0, 300.0))))
         counts: dict[str, float] = {}
         try:
             for side, ref in (("canary", spec.canary), ("stable", spec.stable)):
-                q = request_count(
-                    flavor,
+                q = requests_query(
+                    spec,
+                    flavor=flavor,
                     namespace=ns,
                     targets=self._targets(res),
                     backend=Backend(ref.name, ref.namespace or ns, side),
@@ -326,6 +409,11 @@ class Observer:
                 )
             )
         return summarize(results, time=stamp)
+
+
+def _all(controllers: dict[str, dict[str, str]]) -> list[str]:
+    """Every parent Gateway's controller over all routes (unknown ones as "")."""
+    return [c for by_gateway in controllers.values() for c in by_gateway.values()]
 
 
 def _count(sample: Sample) -> float:

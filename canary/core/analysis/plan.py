@@ -4,9 +4,10 @@ The operator never builds PromQL itself. For each metric of ``spec.analysis`` th
 lists, for the canary and for the stable backend, the value query and the request-count
 query; the adapter runs them and hands the ``Sample``s to ``judge_metric``. Custom
 ``Metric.query`` texts go through the same renderer as the builtins, once with
-``{{backend}}`` = canary and once with stable; their request count comes from the
-metric's ``flavor`` (default traefik), since "how many requests" is a property of the data
-plane, not of the user's query.
+``{{backend}}`` = canary and once with stable; their request count comes from
+``analysis.requestCount`` when set, else from the metric's ``flavor`` (filled in from the
+Gateway's controller by ``canary.core.analysis.flavors.with_flavors`` when omitted), since
+"how many requests" is a property of the data plane, not of the user's query.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from canary.core.analysis.promql import TemplateError, render
 from canary.core.analysis.templates import Backend, Target, builtin, request_count
-from canary.core.models import Metric, RolloutSpec
+from canary.core.models import Flavor, Metric, RolloutSpec
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,54 @@ def custom_query(
 ) -> str:
     """Render ``metric.query`` for one backend; the first addressed rule fills route/rule."""
     assert metric.query is not None
+    try:
+        return render_custom(
+            metric.query, spec=spec, namespace=namespace, targets=targets, backend=backend
+        )
+    except TemplateError as exc:
+        raise TemplateError(f"metric {metric.name}: {exc}") from exc
+
+
+def requests_query(
+    spec: RolloutSpec,
+    *,
+    flavor: Flavor | None,
+    namespace: str,
+    targets: Sequence[Target],
+    backend: Backend,
+    interval: str,
+) -> str:
+    """How many requests ``backend`` served over ``interval``: ``analysis.requestCount``
+    when set, else the flavor's request counter."""
+    if spec.analysis.request_count is not None:
+        try:
+            return render_custom(
+                spec.analysis.request_count,
+                spec=spec,
+                namespace=namespace,
+                targets=targets,
+                backend=backend,
+                interval=interval,
+            )
+        except TemplateError as exc:
+            raise TemplateError(f"analysis.requestCount: {exc}") from exc
+    if flavor is None:
+        raise TemplateError("no flavor and no analysis.requestCount: cannot count requests")
+    return request_count(
+        flavor, namespace=namespace, targets=targets, backend=backend, interval=interval
+    )
+
+
+def render_custom(
+    text: str,
+    *,
+    spec: RolloutSpec,
+    namespace: str,
+    targets: Sequence[Target],
+    backend: Backend,
+    interval: str | None = None,
+) -> str:
+    """Render a user's PromQL text for one backend (variables as in ``Metric.query``)."""
     canary, stable = _backends(spec, namespace)
     variables = {
         "namespace": namespace,
@@ -55,7 +104,7 @@ def custom_query(
         "stable": stable.name,
         "backend": backend.name,
         "backend_namespace": backend.namespace,
-        "interval": spec.analysis.interval,
+        "interval": interval or spec.analysis.interval,
     }
     if targets:
         first = targets[0]
@@ -63,10 +112,7 @@ def custom_query(
         index = first.canary_index if backend.side == "canary" else first.stable_index
         if index is not None:
             variables["backend_index"] = str(index)
-    try:
-        return render(metric.query, variables)
-    except TemplateError as exc:
-        raise TemplateError(f"metric {metric.name}: {exc}") from exc
+    return render(text, variables)
 
 
 def measurement_plan(
@@ -79,6 +125,8 @@ def measurement_plan(
     for metric in spec.analysis.metrics:
         for backend in _backends(spec, namespace):
             if metric.template is not None:
+                if metric.flavor is None:
+                    raise TemplateError(f"metric {metric.name}: no flavor (set flavor)")
                 q = builtin(
                     metric.template,
                     metric.flavor,
@@ -88,15 +136,26 @@ def measurement_plan(
                     interval=interval,
                     quantile=metric.quantile,
                 )
+                requests = q.requests
+                if spec.analysis.request_count is not None:
+                    requests = requests_query(
+                        spec,
+                        flavor=metric.flavor,
+                        namespace=namespace,
+                        targets=targets,
+                        backend=backend,
+                        interval=interval,
+                    )
                 plan.append(
-                    PlannedQuery(metric.name, backend.side, q.value, q.requests, q.count_based)
+                    PlannedQuery(metric.name, backend.side, q.value, requests, q.count_based)
                 )
                 continue
             value = custom_query(
                 metric, spec=spec, namespace=namespace, targets=targets, backend=backend
             )
-            requests = request_count(
-                metric.flavor,
+            requests = requests_query(
+                spec,
+                flavor=metric.flavor,
                 namespace=namespace,
                 targets=targets,
                 backend=backend,

@@ -12,7 +12,7 @@ from canary.core.hashing import spec_hash
 from canary.core.machine import POLL_SECONDS, decide
 from canary.core.models import Condition, RolloutStatus
 from canary.core.observation import Observation
-from canary.core.phases import Cond, Reason, Verdict
+from canary.core.phases import HANDS_OFF_PHASES, Cond, Reason, Verdict
 from canary.core.schedule import rfc3339
 from canary.core.transitions import PAUSE_FAILURE
 from tests.unit.core.test_machine_support import (
@@ -311,7 +311,7 @@ ROWS: dict[
         0,
         False,
         0,
-        {Reason.ROLLED_BACK},
+        {Reason.ROLLBACK_UNCONFIRMED},
     ),
     "RollingBack, not written yet → write": (
         status(phase="RollingBack"),
@@ -333,13 +333,13 @@ ROWS: dict[
         0,
         set(),
     ),
-    "Succeeded re-asserts the last step after drift": (
+    "Succeeded reports drift and writes nothing (hands off)": (
         status(phase="Succeeded", step_index=2, last_applied_weights=list(live(100))),
         obs(40),
         T0,
         "Succeeded",
         2,
-        True,
+        False,
         100,
         {Reason.DRIFT},
     ),
@@ -384,7 +384,7 @@ def test_transition(row: str) -> None:
     assert plan.status.step_index == step
     assert plan.write_routes is write
     assert plan.status.canary_weight == canary
-    if canary is None:
+    if canary is None or phase in HANDS_OFF_PHASES:  # hands off: nothing is written
         assert plan.desired == ()
     else:
         assert {(d.stable, d.canary) for d in plan.desired} == {(100 - canary, canary)}
@@ -438,7 +438,7 @@ def test_last_step_passed_succeeds() -> None:
     given = verified(step_index=1, step_verdict="pass", last_applied_weights=list(live(50)))
     given = given.model_copy(update={"spec_hash": spec_hash(spec)})
     plan = decide(make_rollout(spec), given, obs(50), minutes(1))
-    assert plan.status.phase == "Succeeded" and plan.desired == live(50)
+    assert plan.status.phase == "Succeeded" and plan.desired == ()  # hands off from here
     assert Reason.SUCCEEDED in {e.reason for e in plan.events}
     assert plan.requeue_after is None
 

@@ -108,7 +108,7 @@ class World:
         self.metrics = FakeMetrics({"": Sample(value=0.0)})
         self.observer = Observer(
             routes=self.routes,
-            cluster=FakeClusterReader([]),
+            cluster=FakeClusterReader(_gateway_docs()),  # a Traefik Gateway: its API is asked
             metrics_for=lambda _r: self.metrics,
             traefik=self.traefik,
         )

@@ -1,0 +1,120 @@
+"""One owner per rule: which Rollout may set the weights of a route rule.
+
+A Rollout owns the weights of its addressed rules while it is active (Pending,
+Progressing, Paused, RollingBack) and after a rollback or abort (RolledBack, Aborted keep
+stable 100 / canary 0 asserted). Two owners of one rule would re-assert each other's
+weights forever, so a second Rollout addressing an owned rule is Invalid (reason
+``RuleOwned``, naming the owner) and never writes; once the owner is deleted, succeeds or
+is changed to address other rules, the second one starts.
+
+Who wins is a pure function of what every Rollout's status says, so every replica and
+every reconcile agrees, whatever order the Rollouts are looked at in:
+
+1. a Rollout that holds the rule (it has applied weights to it in an owning phase);
+2. else the oldest (creationTimestamp), then the name.
+
+Contenders are Rollouts in an owning phase, new ones not yet reconciled (no phase), and
+ones that are Failed only because another Rollout owned their rule (they start once it is
+free, in the same order). Succeeded and other Failed Rollouts never write, so they never
+block anyone; a Rollout being deleted blocks only while its onDelete restore may write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from canary.core.models import RolloutSpec, RolloutStatus
+from canary.core.phases import MID_FLIGHT_PHASES, OWNING_PHASES, Cond, Phase, Reason
+from canary.core.rules import InvalidRollout, resolve_rules
+
+RuleKey = tuple[str, int]  # ("HTTPRoute/api-route", rule index)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What one Rollout claims: the rules it addresses and the ones it already holds."""
+
+    name: str
+    created: str  # metadata.creationTimestamp (RFC 3339 sorts as text); "" unknown
+    phase: str | None
+    contender: bool  # it writes, or will once it starts
+    rules: frozenset[RuleKey]
+    held: frozenset[RuleKey]
+
+    def rank(self, rule: RuleKey) -> tuple[int, str, str]:
+        return (0 if rule in self.held else 1, self.created or "~", self.name)
+
+
+def _contender(status: RolloutStatus, deleting: bool) -> bool:
+    phase = status.phase
+    if deleting:
+        return phase in MID_FLIGHT_PHASES  # its onDelete restore may still write
+    if phase is None or phase in OWNING_PHASES:
+        return True
+    invalid = status.condition(Cond.INVALID)
+    return (
+        phase == Phase.FAILED
+        and invalid is not None
+        and invalid.status == "True"
+        and invalid.reason == Reason.RULE_OWNED
+    )
+
+
+def claim_of(
+    body: Mapping[str, Any], routes: Mapping[str, Mapping[str, Any]], namespace: str
+) -> Claim | None:
+    """The claim of the Rollout ``body`` on the live ``routes`` ("Kind/name" → object).
+
+    None when its spec cannot be parsed (such a Rollout is Failed and never writes).
+    Rules it addresses on a route that no longer resolves count by what it holds.
+    """
+    meta = body.get("metadata") or {}
+    try:
+        spec = RolloutSpec.model_validate(body.get("spec") or {})
+        status = RolloutStatus.model_validate(body.get("status") or {})
+    except ValidationError:
+        return None
+    held = frozenset(
+        (w.route, w.rule) for w in status.last_applied_weights if status.phase in OWNING_PHASES
+    )
+    rules: set[RuleKey] = set(held)
+    for i, ref in enumerate(spec.routes):
+        label = f"{ref.kind}/{ref.name}"
+        live = routes.get(label)
+        if live is None:
+            continue
+        try:
+            resolved = resolve_rules(live, spec, ref, namespace=namespace, route_index=i)
+        except InvalidRollout:
+            continue
+        rules.update((label, rule.index) for rule in resolved.rules)
+    return Claim(
+        name=str(meta.get("name", "")),
+        created=str(meta.get("creationTimestamp") or ""),
+        phase=status.phase,
+        contender=_contender(status, bool(meta.get("deletionTimestamp"))),
+        rules=frozenset(rules),
+        held=held,
+    )
+
+
+def owner_conflict(me: Claim, others: Iterable[Claim]) -> str | None:
+    """Why ``me`` may not write (a message naming the owner), or None when it may."""
+    for other in sorted(others, key=lambda c: c.name):
+        if other.name == me.name or not other.contender:
+            continue
+        for rule in sorted(me.rules & other.rules):
+            if other.rank(rule) < me.rank(rule):
+                route, index = rule
+                state = other.phase or "new"
+                return (
+                    f"spec.routes: {route} rule {index} is owned by Rollout {other.name} "
+                    f"({state}); "
+                    f"one owner per rule: this Rollout starts once that one is deleted, "
+                    f"succeeds or addresses other rules"
+                )
+    return None
