@@ -99,6 +99,44 @@ def _needs_prompt_reconcile(body: Mapping[str, Any]) -> bool:
     return bool(command_id) and command_id != acked
 
 
+class Peers:
+    """The Rollouts of a namespace, from a kopf index (watch-backed, filled before any
+    handler runs): what one-owner-per-rule compares a Rollout with."""
+
+    def __init__(self) -> None:
+        self.index: Mapping[str, Any] | None = None
+
+    def bind(self, index: Mapping[str, Any]) -> None:
+        self.index = index
+
+    def __call__(self, namespace: str) -> list[dict[str, Any]]:
+        if self.index is None:
+            return []
+        for _ in range(3):  # the index changes under us on the event loop: copy, retry
+            try:
+                return [dict(v) for v in self.index.get(namespace, ())]
+            except RuntimeError:
+                continue
+        return []
+
+
+def peer_view(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What ownership needs of a Rollout (canary.core.ownership.claim_of)."""
+    meta = body.get("metadata") or {}
+    status = body.get("status") or {}
+    return {
+        "metadata": {
+            "name": meta.get("name"),
+            "creationTimestamp": meta.get("creationTimestamp"),
+            "deletionTimestamp": meta.get("deletionTimestamp"),
+        },
+        "spec": dict(body.get("spec") or {}),
+        "status": {
+            k: status[k] for k in ("phase", "lastAppliedWeights", "conditions") if k in status
+        },
+    }
+
+
 def _connection_info(config: OperatorConfig) -> kopf.ConnectionInfo:
     api = load_api_client(kubeconfig=config.kubeconfig, context=config.context)
     cfg = api.configuration
@@ -123,7 +161,8 @@ def _connection_info(config: OperatorConfig) -> kopf.ConnectionInfo:
 def run_operator(config: OperatorConfig) -> None:
     """Register the handlers with kopf and run until SIGTERM/SIGINT."""
     api_client = load_api_client(kubeconfig=config.kubeconfig, context=config.context)
-    reconciler = Reconciler.from_api_client(api_client, config=config)
+    peers = Peers()
+    reconciler = Reconciler.from_api_client(api_client, config=config, peers=peers)
     leadership = Leadership(
         KubeLease(
             api_client,
@@ -172,17 +211,23 @@ def run_operator(config: OperatorConfig) -> None:
     def login(**_: Any) -> kopf.ConnectionInfo:
         return _connection_info(config)
 
+    @kopf.index(GROUP, VERSION, PLURAL, registry=registry, id="peers")
+    def rollouts_by_namespace(body: kopf.Body, **_: Any) -> dict[str, Any]:
+        return {body.get("metadata", {}).get("namespace", ""): peer_view(body)}
+
     @kopf.timer(
         GROUP, VERSION, PLURAL, interval=config.resync_interval, registry=registry, id="resync"
     )
-    def resync(body: kopf.Body, **_: Any) -> None:
+    def resync(body: kopf.Body, **kw: Any) -> None:
+        peers.bind(kw["rollouts_by_namespace"])  # kopf passes every index by its name
         if not leadership.is_leader:
             return
         with _handler_errors():
             reconciler.reconcile(dict(body), now=datetime.now(UTC))
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="prompt")
-    def changed(event: kopf.RawEvent, **_: Any) -> None:
+    def changed(event: kopf.RawEvent, **kw: Any) -> None:
+        peers.bind(kw["rollouts_by_namespace"])
         # React at once to a new Rollout or a new command instead of at the next timer
         # tick (the timer alone would add up to resync_interval to every gate).
         if not leadership.is_leader or event.get("type") not in ("ADDED", "MODIFIED"):

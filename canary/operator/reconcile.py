@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,7 +62,13 @@ class Reconciler:
     defaults: dict[str, Any] = field(default_factory=dict)  # analysis defaults (operator)
 
     @classmethod
-    def from_api_client(cls, api: client.ApiClient, *, config: OperatorConfig) -> Reconciler:
+    def from_api_client(
+        cls,
+        api: client.ApiClient,
+        *,
+        config: OperatorConfig,
+        peers: Callable[[str], Sequence[dict[str, Any]]] = lambda ns: (),
+    ) -> Reconciler:
         routes = KubeRoutes(api)
         metrics_cache: dict[str, MetricsPort] = {}
 
@@ -83,6 +89,7 @@ class Reconciler:
             else None,
             cluster_namespaces=None,
             route_ready_fallback=config.route_ready_fallback,
+            peers=peers,
         )
         return cls(
             rollouts=KubeRollouts(api),

@@ -84,3 +84,25 @@ def test_cross_namespace_backend() -> None:
     s = s.model_copy(update={"canary": s.canary.model_copy(update={"namespace": "team-b"})})
     plan = measurement_plan(s, namespace="app-team-a", targets=TARGETS)
     assert 'namespace="team-b"' in plan[0].value and 'namespace="app-team-a"' in plan[1].value
+
+
+def test_request_count_query_backs_every_metric_when_set() -> None:
+    s = spec({"name": "errors", "template": "error-rate", "flavor": "app", "max": 0.05})
+    s = s.model_copy(
+        update={
+            "analysis": s.analysis.model_copy(
+                update={"request_count": 'sum(increase(req{svc="{{backend}}"}[{{interval}}]))'}
+            )
+        }
+    )
+    plan = measurement_plan(s, namespace="app-team-a", targets=TARGETS)
+    assert [p.requests for p in plan] == [
+        'sum(increase(req{svc="user-service-v3"}[1m]))',
+        'sum(increase(req{svc="user-service-v2"}[1m]))',
+    ]
+
+
+def test_template_without_flavor_is_refused_until_one_is_derived() -> None:
+    s = spec({"name": "errors", "template": "error-rate", "max": 0.05})
+    with pytest.raises(TemplateError, match="no flavor"):
+        measurement_plan(s, namespace="app-team-a", targets=TARGETS)

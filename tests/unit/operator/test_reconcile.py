@@ -21,6 +21,7 @@ from canary.adapters.fakes import (
     FakeRoutes,
 )
 from canary.adapters.traefik import FakeTraefikApi
+from canary.core.models import Rollout, RolloutStatus
 from canary.core.results import Sample
 from canary.operator.observe import Observer
 from canary.operator.reconcile import Reconciler
@@ -297,3 +298,65 @@ def test_observed_share_counts_only_traffic_since_the_split_is_served_and_verifi
     queries = [q for q, _ in w.metrics.queries]
     assert queries and all("[5s]" in q for q in queries), queries  # since T0+20
     assert not any("[25s]" in q for q in queries)  # not since the step started
+
+
+def test_traefik_api_is_asked_only_for_routes_on_traefik_gateways() -> None:
+    """A route whose parent Gateway belongs to another controller is never checked
+    against Traefik's API (it would never count as served); the evaluator, route status
+    and traffic decide instead."""
+    w = World()
+    other = [
+        {**d, "spec": {**d["spec"], "controllerName": "example.com/other"}}
+        if d["kind"] == "GatewayClass"
+        else d
+        for d in _gateway_docs()
+    ]
+    w.observer.cluster = FakeClusterReader([*other, w.route()])
+    w.traefik.unavailable = True  # would make every Traefik answer "not served"
+    rollout = Rollout.model_validate(w.rollouts.get(namespace=NS, name="r"))
+    seen = w.observer.observe(rollout, RolloutStatus(), now=T0)
+    assert seen.invalid is None and seen.data_plane_applied is None
+    w.observer.cluster = FakeClusterReader([*_gateway_docs(), w.route()])
+    seen = w.observer.observe(rollout, RolloutStatus(), now=T0)
+    assert seen.data_plane_applied is False  # a Traefik Gateway: its API is asked
+
+
+def test_metrics_without_flavor_on_an_unknown_controller_make_the_rollout_invalid() -> None:
+    w = World(metrics=[{"name": "err", "template": "error-rate", "max": 0.1}])
+    other = [
+        {**d, "spec": {**d["spec"], "controllerName": "example.com/other"}}
+        if d["kind"] == "GatewayClass"
+        else d
+        for d in _gateway_docs()
+    ]
+    w.observer.cluster = FakeClusterReader(other)
+    w.run(T0)
+    status = w.rollouts.get(namespace=NS, name="r")["status"]
+    assert status["phase"] == "Failed"
+    assert "spec.analysis.metrics[0].flavor" in status["message"]
+    assert _weights(w.route()) == [90, 10, 5]  # never written
+
+
+def test_a_rule_owned_by_another_rollout_is_left_alone() -> None:
+    w = World()
+    owner = {
+        "metadata": {"name": "owner", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": _rollout()["spec"],
+        "status": {
+            "phase": "Progressing",
+            "lastAppliedWeights": [
+                {"route": "HTTPRoute/api-route", "rule": 0, "stable": 50, "canary": 50}
+            ],
+        },
+    }
+    w.observer.peers = lambda ns: [owner] if ns == NS else []
+    w.run(T0)
+    status = w.rollouts.get(namespace=NS, name="r")["status"]
+    assert status["phase"] == "Failed" and "Rollout owner" in status["message"]
+    invalid = next(c for c in status["conditions"] if c["type"] == "Invalid")
+    assert invalid["reason"] == "RuleOwned"
+    assert _weights(w.route()) == [90, 10, 5]
+    owner["status"]["phase"] = "Succeeded"  # the owner is done: this one starts
+    w.run(T0 + timedelta(seconds=5))
+    assert w.rollouts.get(namespace=NS, name="r")["status"]["phase"] == "Progressing"
+    assert _weights(w.route()) == [95, 5, 5]
