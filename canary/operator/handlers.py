@@ -211,7 +211,7 @@ def run_operator(config: OperatorConfig) -> None:
     def login(**_: Any) -> kopf.ConnectionInfo:
         return _connection_info(config)
 
-    @kopf.index(GROUP, VERSION, PLURAL, registry=registry, id="peers")
+    @kopf.index(GROUP, VERSION, PLURAL, registry=registry, id="rollout_peers")
     def rollouts_by_namespace(body: kopf.Body, **_: Any) -> dict[str, Any]:
         return {body.get("metadata", {}).get("namespace", ""): peer_view(body)}
 
@@ -219,7 +219,7 @@ def run_operator(config: OperatorConfig) -> None:
         GROUP, VERSION, PLURAL, interval=config.resync_interval, registry=registry, id="resync"
     )
     def resync(body: kopf.Body, **kw: Any) -> None:
-        peers.bind(kw["rollouts_by_namespace"])  # kopf passes every index by its name
+        peers.bind(kw["rollout_peers"])  # kopf passes every index by its name
         if not leadership.is_leader:
             return
         with _handler_errors():
@@ -227,7 +227,7 @@ def run_operator(config: OperatorConfig) -> None:
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="prompt")
     def changed(event: kopf.RawEvent, **kw: Any) -> None:
-        peers.bind(kw["rollouts_by_namespace"])
+        peers.bind(kw["rollout_peers"])
         # React at once to a new Rollout or a new command instead of at the next timer
         # tick (the timer alone would add up to resync_interval to every gate).
         if not leadership.is_leader or event.get("type") not in ("ADDED", "MODIFIED"):

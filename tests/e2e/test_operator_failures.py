@@ -134,14 +134,21 @@ def _seconds(later: str, earlier: datetime) -> float:
 def test_failing_canary_is_rolled_back_with_the_failing_measurement(
     deploy: Any, operator: Any, kube: client.ApiClient, kubectl: Any, namespace: str, figure: Any
 ) -> None:
-    """Given step 1 (canary 5 %) verified and passing its checks, when the canary starts
+    """Given step 1 (canary 5 %) verified and passing its checks (metrics without flavor:
+    Traefik's names derived from prod-gateway's GatewayClass), when the canary starts
     failing 20 % of its requests, then the error-rate check rolls it back: RolledBack,
     stable 100 / canary 0 on the route and on the wire, the failing measurement in
     status, a Warning Event naming it, and Completed stays False."""
     app = deploy(weights=(90, 10))
     op = operator()
     steps = [{"weight": 5, "pause": "90s"}, {"weight": 50, "pause": "8s"}, {"weight": 100}]
-    kubectl("apply", "-f", "-", input=rollout_manifest(namespace=namespace, steps=steps))
+    # no flavor: the metric names come from prod-gateway's GatewayClass (Traefik's)
+    metrics = [
+        {"name": "error-rate", "template": "error-rate", "max": 0.05},
+        {"name": "p99-latency", "template": "latency", "quantile": 0.99, "max": 0.25},
+    ]
+    manifest = rollout_manifest(namespace=namespace, steps=steps, metrics=metrics)
+    kubectl("apply", "-f", "-", input=manifest)
     with Traffic(url=app.url, headers=app.headers, rate=RATE) as traffic:
         wait_until("step 1 verified", _at_step_verified(kube, namespace, "1/3"), timeout=60)
         wait_until(
@@ -185,6 +192,7 @@ def test_failing_canary_is_rolled_back_with_the_failing_measurement(
     assert m["stableValue"] == 0.0, m
     assert "0.05" in m["bound"], m
     assert m["samples"] >= 5, m
+    assert "traefik_service_requests_total" in m["query"], m  # derived from the GatewayClass
     assert all(x["verdict"] != "fail" for x in _measurements(final, "p99-latency"))
     # a Warning Event names the failing metric, and the rollback says why
     events = _events(kube, namespace)
