@@ -196,6 +196,28 @@ DEFAULT_STEPS = [
 ]
 
 
+def reconciles(op: OperatorProcess, namespace: str, name: str = "rollout") -> float:
+    """canary_reconciles_total of one Rollout on one operator's /metrics (0: none yet)."""
+    prefix = f'canary_reconciles_total{{namespace="{namespace}",rollout="{name}"}} '
+    for line in op.metrics().splitlines():
+        if line.startswith(prefix):
+            return float(line[len(prefix) :])
+    return 0.0
+
+
+def after_reconciles(
+    op: OperatorProcess, namespace: str, count: int = 3, name: str = "rollout"
+) -> None:
+    """Wait until `op` has reconciled the Rollout `count` more times: whatever the checked
+    state is, the operator has looked at it since (instead of a sleep "long enough")."""
+    start = reconciles(op, namespace, name)
+    wait_until(
+        f"{count} more reconciles of {namespace}/{name}",
+        lambda: reconciles(op, namespace, name) >= start + count,
+        timeout=60,
+    )
+
+
 def rollout_manifest(
     *,
     namespace: str,

@@ -203,11 +203,8 @@ def test_pause_resume_and_get(
     """pause holds (no spec write), a second pause is 'already paused', resume continues."""
     app = deploy(weights=(90, 10))
     operator()
-    steps = [
-        {"weight": 5, "pause": "20s"},
-        {"weight": 50, "pause": "4s"},
-        {"weight": 100, "pause": "2s"},
-    ]
+    # step 1 is a manual gate: pause/resume land inside it however slow the machine is
+    steps = [{"weight": 5}, {"weight": 50, "pause": "4s"}, {"weight": 100, "pause": "2s"}]
     kubectl("apply", "-f", "-", input=rollout_manifest(namespace=namespace, steps=steps))
     ns = ("-n", namespace)
     with Traffic(url=app.url, headers=app.headers, rate=60):
@@ -225,6 +222,8 @@ def test_pause_resume_and_get(
         assert obj["metadata"]["generation"] == generation  # annotations only, never spec
         resumed = canary(cluster, "resume", "rollout", *ns, "--wait", "--timeout", "60s")
         assert resumed.returncode == 0 and "resumed at step 1/3" in resumed.stdout
+        promoted = canary(cluster, "promote", "rollout", *ns, "--wait", "--timeout", "60s")
+        assert promoted.returncode == 0 and "applied" in promoted.stdout
         done = canary(cluster, "status", "rollout", *ns, "--wait", "--timeout", "120s")
         assert done.returncode == 0 and "Succeeded" in done.stdout
 

@@ -28,8 +28,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from operator_support import rollout_manifest, wait_until
-from prometheus_client.parser import text_string_to_metric_families
+from operator_support import after_reconciles, rollout_manifest, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -92,28 +91,6 @@ def _cond_is(kube: client.ApiClient, namespace: str, ctype: str, status: str) ->
     return check
 
 
-def _reconciles(op: Any, namespace: str, name: str = "rollout") -> float:
-    for family in text_string_to_metric_families(op.metrics()):
-        for s in family.samples:
-            if (
-                s.name == "canary_reconciles_total"
-                and s.labels.get("namespace") == namespace
-                and s.labels.get("rollout") == name
-            ):
-                return float(s.value)
-    return 0.0
-
-
-def _after_reconciles(op: Any, namespace: str, count: int = 2, name: str = "rollout") -> None:
-    """Wait until the operator has reconciled the Rollout ``count`` more times."""
-    start = _reconciles(op, namespace, name)
-    wait_until(
-        f"{count} more reconciles of {name}",
-        lambda: _reconciles(op, namespace, name) >= start + count,
-        timeout=30,
-    )
-
-
 def _warnings(kube: client.ApiClient, namespace: str, name: str = "rollout") -> list[Any]:
     found = client.CoreV1Api(kube).list_namespaced_event(
         namespace, field_selector=f"involvedObject.name={name}"
@@ -135,7 +112,7 @@ def test_succeeded_release_is_hands_off_and_deleting_it_keeps_the_split(
     # Then the drift is reported, not reverted
     obj = wait_until("Drifted=True", _cond_is(kube, namespace, "Drifted", "True"), timeout=30)
     assert "80/20" in _cond(obj, "Drifted")["message"]
-    _after_reconciles(op, namespace)
+    after_reconciles(op, namespace)
     assert _weights(_route(kube, namespace)) == [80, 20]
     assert any(r == "Drift" and "not reverted" in m for r, m in _warnings(kube, namespace))
     assert _status(_rollout(kube, namespace))["phase"] == "Succeeded"
@@ -201,7 +178,7 @@ def test_second_rollout_on_an_owned_rule_waits_for_the_owner(
     invalid = _cond(obj, "Invalid")
     assert invalid["status"] == "True" and invalid["reason"] == "RuleOwned"
     assert "Rollout first" in invalid["message"]
-    _after_reconciles(op, namespace, name="second")
+    after_reconciles(op, namespace, name="second")
     assert _weights(_route(kube, namespace)) == [80, 20]  # only the owner's weights
     # the owner finishes: the second one starts from the released weights
     kubectl(
