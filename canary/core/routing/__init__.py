@@ -27,6 +27,8 @@ from canary.core.routing.sampling import VerifyResult, sample, verify
 from canary.core.routing.table import RoutingError, Table, build_table
 
 __all__ = [
+    "SPEC_PROFILE",
+    "TRAEFIK_PROFILE",
     "BackendDecision",
     "BackendKey",
     "Decision",
@@ -38,8 +40,6 @@ __all__ = [
     "Request",
     "RequestError",
     "RoutingError",
-    "SPEC_PROFILE",
-    "TRAEFIK_PROFILE",
     "Table",
     "VerifyResult",
     "build_table",
