@@ -11,7 +11,13 @@ a GatewayClass by ``profile_for_controller``; ``compare`` says where they differ
 
 from canary.core.routing.decision import BackendDecision, Decision
 from canary.core.routing.divergence import Finding, compare
-from canary.core.routing.effective import BackendKey, EffectiveShare, effective_canary_share
+from canary.core.routing.effective import (
+    BackendKey,
+    EffectiveShare,
+    effective_canary_share,
+    gateway_controllers,
+    route_profile,
+)
 from canary.core.routing.evaluate import evaluate
 from canary.core.routing.lint import Problem, lint_routes
 from canary.core.routing.objects import InputError
@@ -46,10 +52,12 @@ __all__ = [
     "compare",
     "effective_canary_share",
     "evaluate",
+    "gateway_controllers",
     "get_profile",
     "lint_routes",
     "make_request",
     "profile_for_controller",
+    "route_profile",
     "sample",
     "verify",
 ]

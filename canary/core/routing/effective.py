@@ -31,14 +31,22 @@ the profile answer differently (``divergence.Finding``) — they do not change
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from canary.core.routing import objects as o
 from canary.core.routing.decision import BackendDecision
 from canary.core.routing.divergence import Finding, rule_findings
 from canary.core.routing.evaluate import evaluate
 from canary.core.routing.probes import probes
-from canary.core.routing.profiles import SPEC, SPEC_PROFILE, Profile
+from canary.core.routing.profiles import (
+    SPEC,
+    SPEC_PROFILE,
+    Profile,
+    get_profile,
+    profile_for_controller,
+)
 from canary.core.routing.request import Request
 from canary.core.routing.table import Table
 
@@ -276,3 +284,39 @@ def _judge(
             f"({'; '.join(d.tied_with)}): {profile.name} may serve either"
         )
     return where.share(text, True, share, expected, culprit is None, d.status, None, culprit)
+
+
+def gateway_controllers(docs: Iterable[Any]) -> dict[str, str]:
+    """GatewayClass name → ``spec.controllerName``, read from raw documents (malformed or
+    other documents are skipped: ``build_table`` reports them)."""
+    out: dict[str, str] = {}
+    for doc in docs:
+        if not isinstance(doc, Mapping) or doc.get("kind") != "GatewayClass":
+            continue
+        meta, spec = doc.get("metadata"), doc.get("spec")
+        if isinstance(meta, Mapping) and isinstance(spec, Mapping):
+            name, controller = meta.get("name"), spec.get("controllerName")
+            if isinstance(name, str) and isinstance(controller, str):
+                out[name] = controller
+    return out
+
+
+def route_profile(
+    table: Table,
+    controllers: Mapping[str, str],
+    *,
+    route_kind: str,
+    route_namespace: str,
+    route_name: str,
+) -> Profile:
+    """The profile predicting a route's traffic: the one of its Gateways' controller
+    (``profile_for_controller``) when all Gateways it attaches to agree, else ``spec``."""
+    route = table.route(route_kind, route_namespace, route_name)
+    if route is None:
+        return SPEC_PROFILE
+    names = {
+        profile_for_controller(controllers.get(a.gateway.class_name)).name
+        for a in table.attachments
+        if a.route is route
+    }
+    return get_profile(names.pop()) if len(names) == 1 else SPEC_PROFILE
