@@ -20,7 +20,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from canary.core.routing import objects as o
-from canary.core.routing.attach import attach
+from canary.core.routing.attach import attach, created_key
 from canary.core.routing.decision import NOT_FOUND, Decision
 from canary.core.routing.evaluate import _decide
 from canary.core.routing.filters import Forwarded
@@ -29,12 +29,14 @@ from canary.core.routing.profiles import TRAEFIK, TRAEFIK_VERSION
 from canary.core.routing.request import Request
 from canary.core.routing.table import Entry, ListenerIndex, Table
 from canary.core.routing.traefik_rules import (
+    grpc_full_rule_text,
     grpc_mismatch,
     grpc_priority,
     header_values,
     host_matches,
     http_mismatch,
     http_priority,
+    http_rule_text,
     query_values,
 )
 
@@ -59,6 +61,7 @@ class Router:
     hostnames: tuple[str, ...]
     priority: int
     order: StaticKey  # the spec's tie-break (age, name, rule, match)
+    text: str  # Traefik's rule
 
     @property
     def label(self) -> str:
@@ -99,13 +102,32 @@ def routers(table: Table, gateway: o.Gateway, port: int, protocol: str) -> list[
                 if isinstance(m, o.HTTPMatch):
                     prio = http_priority(m, att.hostnames, len(route.rules), rule.index)
                     order = http_key(route, rule, i, m)
+                    text = http_rule_text(m, att.hostnames)
                 else:
                     prio = grpc_priority(m, att.hostnames)
                     order = grpc_key(route, rule, i, m)
+                    text = grpc_full_rule_text(m, att.hostnames)
                 entry = Entry(route, rule, i, m, order, plan, None)
-                out.append(Router(entry, li, att.hostnames, prio, order))
+                out.append(Router(entry, li, att.hostnames, prio, order, text))
+    out = _dedupe(out)
     out.sort(key=lambda r: (-r.priority, r.order))
     per_table[key] = out
+    return out
+
+
+def _dedupe(rs: list[Router]) -> list[Router]:
+    """Traefik creates one router per rule text on an entry point ("Traefik does not
+    create router X, because router Y serves the rule ..."): the first in its processing
+    order wins — oldest route first, then namespace/name, then rule and match order."""
+    seen: set[str] = set()
+    out: list[Router] = []
+    for r in sorted(rs, key=lambda r: (created_key(r.entry.route), r.entry.route.namespace,
+                                       r.entry.route.name, r.entry.rule.index,
+                                       r.entry.match_index)):  # fmt: skip
+        if r.text in seen:
+            continue
+        seen.add(r.text)
+        out.append(r)
     return out
 
 

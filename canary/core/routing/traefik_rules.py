@@ -233,3 +233,58 @@ def grpc_mismatch(m: o.GRPCMatch | None, path: str, headers: Mapping[str, list[s
     if m is None:
         return ""
     return values_match(m.headers + m.dropped_headers, headers, header=True)
+
+
+# --- rule text (Traefik keeps one router per rule text and entry point) -------------------
+
+
+def host_rule_text(hostnames: Sequence[str]) -> str:
+    """``buildHostRule``'s text ("" without a Host rule)."""
+    if tuple(hostnames) == (ANY,):
+        return ""
+    rules = []
+    for h in hostnames:
+        if "*" not in h:
+            rules.append(f"Host({go_quote(h)})")
+        else:
+            pattern = quote_meta(h).replace("\\*\\.", "[a-z0-9-\\.]+\\.", 1)
+            rules.append(f"HostRegexp({go_quote('^' + pattern + '$')})")
+    return rules[0] if len(rules) == 1 else "(" + " || ".join(rules) + ")"
+
+
+def http_rule_text(m: o.HTTPMatch, hostnames: Sequence[str]) -> str:
+    """``buildMatchRule``'s text for an HTTPRoute match on the given hostnames."""
+    p = m.path
+    if p.type == o.EXACT:
+        parts = [f"Path({go_quote(p.value)})"]
+    elif p.type == o.PATH_PREFIX and p.value == "/":
+        parts = ['PathPrefix("/")']
+    elif p.type == o.PATH_PREFIX:
+        pv = p.value[:-1] if p.value.endswith("/") else p.value
+        parts = [f"(Path({go_quote(pv)}) || PathPrefix({go_quote(pv + '/')}))"]
+    else:
+        parts = [f"PathRegexp({go_quote(p.value)})"]
+    if m.method is not None:
+        parts.append(f"Method({go_quote(m.method)})")
+    for h in _in_order(m.headers, m.dropped_headers):
+        fn = "HeaderRegexp" if h.regex is not None else "Header"
+        parts.append(f"{fn}({go_quote(h.name)},{go_quote(h.value)})")
+    for q in _in_order(m.query, m.dropped_query):
+        fn = "QueryRegexp" if q.regex is not None else "Query"
+        parts.append(f"{fn}({go_quote(q.name)},{go_quote(q.value)})")
+    host = host_rule_text(hostnames)
+    text = " && ".join(parts)
+    return f"{host} && {text}" if host else text
+
+
+def _in_order(
+    kept: tuple[o.ValueMatch, ...], dropped: tuple[o.ValueMatch, ...]
+) -> list[o.ValueMatch]:
+    """Kept and dropped entries (dropped ones follow their first entry's name)."""
+    return list(kept) + list(dropped)
+
+
+def grpc_full_rule_text(m: o.GRPCMatch | None, hostnames: Sequence[str]) -> str:
+    host = host_rule_text(hostnames)
+    text = grpc_rule_text(m)
+    return f"{host} && {text}" if host else text
