@@ -167,14 +167,13 @@ def _same_rule_cause(
             and f.redirect.path.type == o.REPLACE_PREFIX_MATCH
             for f in rule.filters
         ) and _path_of(spec_d.location) != _path_of(prof_d.location):  # fmt: skip
-            return p.REPLACE_PREFIX_MATCH, "Traefik joins the replacement and the rest (path.Join)"
+            return p.REPLACE_PREFIX_MATCH, "Traefik replaces the prefix its own way"
         return p.REDIRECT_PORT, (
             "Traefik writes a configured port as is and keeps the client's Host port otherwise"
         )
     if spec_d.request.path != prof_d.request.path:
         return p.REPLACE_PREFIX_MATCH, (
-            f"Traefik forwards {prof_d.request.path!r} (path.Join), the spec "
-            f"{spec_d.request.path!r}"
+            f"Traefik forwards {prof_d.request.path!r}, the spec {spec_d.request.path!r}"
         )
     if spec_d.status != prof_d.status:
         if rule.backends and all(b.weight == 0 for b in rule.backends):

@@ -133,6 +133,8 @@ def _traefik_location(
         port = sent_port
     netloc = f"{host}:{port}" if port else host
     path = modify_path(fwd.path, r.path, match, TRAEFIK)
+    if not path.startswith("/"):
+        path = "/" + path  # Go's URL.String() with a host
     query = f"?{fwd.query}" if fwd.query else ""
     return f"{scheme}://{netloc}{path}{query}"
 

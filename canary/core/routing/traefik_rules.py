@@ -7,7 +7,7 @@ first whose rule matches. The functions here follow, line for line, Traefik 3.7'
 ``pkg/provider/kubernetes/gateway/httproute.go`` (``buildMatchRule``, ``buildPathRule``,
 ``buildHostRule``), ``grpcroute.go`` (``buildGRPCMatchRule``) and
 ``pkg/muxer/http/matcher.go`` (the matchers). Go semantics we need are here too:
-``strconv.Quote`` (``%q``), ``regexp.QuoteMeta`` and ``path.Join``/``path.Clean``.
+``strconv.Quote`` (``%q``) and ``regexp.QuoteMeta``.
 
 Regular expressions are Go RE2 in Traefik and Python ``re`` here; the patterns Gateway
 API users write mostly mean the same in both (noted in the output).
@@ -58,42 +58,19 @@ def go_quote(s: str) -> str:
     return "".join(out)
 
 
-def go_clean(p: str) -> str:
-    """Go's ``path.Clean``."""
-    if not p:
-        return "."
-    rooted = p.startswith("/")
-    parts: list[str] = []
-    for seg in p.split("/"):
-        if seg in ("", "."):
-            continue
-        if seg == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not rooted:
-                parts.append("..")
-            continue
-        parts.append(seg)
-    out = "/".join(parts)
-    if rooted:
-        return "/" + out
-    return out or "."
-
-
-def go_join(*elems: str) -> str:
-    """Go's ``path.Join``: non-empty elements joined with "/" and cleaned; "" if none."""
-    kept = [e for e in elems if e]
-    return go_clean("/".join(kept)) if kept else ""
-
-
 def join_prefix(path: str, prefix: str, replacement: str) -> str:
-    """Traefik's ReplacePrefixMatch (URLRewrite and RequestRedirect middlewares):
-    ``path.Join(replacement, TrimPrefix(path, prefix))`` and the trailing "/" kept."""
-    rest = path[len(prefix) :] if path.startswith(prefix) else path
-    out = go_join(replacement, rest)
-    if path.endswith("/") and not out.endswith("/"):
-        out += "/"
-    return out
+    """Traefik 3.7.15's ReplacePrefixMatch (URLRewrite; RequestRedirect adds a leading
+    "/" when the result has none): the prefix without its trailing "/" is cut off; an
+    empty replacement also drops the "/" the rest starts with (``/strip/bar`` → ``bar``),
+    any other is written without its trailing "/" before the rest; "" becomes "/".
+    Observed on the local stack (the differential harness pins every combination)."""
+    norm = prefix[:-1] if prefix.endswith("/") else prefix
+    rest = path[len(norm) :] if path.startswith(norm) else path
+    if replacement == "":
+        out = rest[1:] if rest.startswith("/") else rest
+    else:
+        out = (replacement[:-1] if replacement.endswith("/") else replacement) + rest
+    return out or "/"
 
 
 # --- priority and rule text ---------------------------------------------------------------
