@@ -285,6 +285,7 @@ def grpc_routes(rng: random.Random, i: int, dom: str) -> Scenario:
         _rule(f"{name}.1", [{"method": {"service": svc}}], [("g1", 1)]),
         _rule(f"{name}.2", [{"method": {"type": "RegularExpression", "service": "other\\..*"},
                               "headers": [{"name": "x-tenant", "value": "blue"}]}], [("g2", 1)]),
+        _rule(f"{name}.3", [{"method": {"method": method}}], [("g2", 1)]),
     ]  # fmt: skip
     cases = [
         Case(name, "POST", host, "", grpc=(svc, method)),
@@ -293,8 +294,13 @@ def grpc_routes(rng: random.Random, i: int, dom: str) -> Scenario:
         Case(name, "POST", host, "", [("x-tenant", "blue")], grpc=("other.Thing", "Do")),
         Case(name, "POST", host, "", [("x-tenant", "red")], grpc=("other.Thing", "Do")),
         Case(name, "POST", host, "", grpc=("unknown.Svc", method)),
+        Case(name, "POST", host, "", grpc=("unknown.Svc", method + "Later")),
+        Case(name, "GET", host, "/web/page"),
     ]
-    return Scenario(name, "grpc", [_route("GRPCRoute", name, [host], rules)], cases)
+    # an HTTPRoute on the GRPCRoute's hostname: the spec accepts only one of the two kinds
+    web = _route("HTTPRoute", f"{name}-web", [host],
+                 [_rule(f"{name}-web.0", [_path("PathPrefix", "/web")], [("b0", 1)])])  # fmt: skip
+    return Scenario(name, "grpc", [_route("GRPCRoute", name, [host], rules), web], cases)
 
 
 FAMILIES = ("ladder", "hosts", "method", "matches", "filters", "weights", "ties", "grpc")

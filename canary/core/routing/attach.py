@@ -125,14 +125,8 @@ def _attach_parent(
     return ParentStatus(route, parent, True, ACCEPTED, "", accepted), attachments
 
 
-def attach(
-    objs: o.Objects, *, kind_conflicts: bool = True
-) -> tuple[list[Attachment], list[ParentStatus]]:
-    """All attachments (one per route × listener) and the status of every parentRef.
-
-    ``kind_conflicts=False`` keeps both sides of an HTTPRoute/GRPCRoute hostname
-    conflict (what a data plane that ignores the rule, like Traefik, serves).
-    """
+def attach(objs: o.Objects) -> tuple[list[Attachment], list[ParentStatus]]:
+    """All attachments (one per route × listener) and the status of every parentRef."""
     gateways = {g.key: g for g in objs.gateways}
     attachments: list[Attachment] = []
     statuses: list[ParentStatus] = []
@@ -150,8 +144,6 @@ def attach(
                 else:
                     seen[key] = len(attachments)
                     attachments.append(att)
-    if not kind_conflicts:
-        return attachments, statuses
     return _resolve_kind_conflicts(attachments, statuses)
 
 

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 from canary.core.routing import objects as o
 from canary.core.routing import profiles as p
-from canary.core.routing.attach import Attachment, attach
+from canary.core.routing.attach import Attachment
 from canary.core.routing.decision import Decision
 from canary.core.routing.evaluate import evaluate
 from canary.core.routing.hostnames import host_key
@@ -101,7 +101,7 @@ def _rule_of(table: Table, d: Decision) -> tuple[o.Route, o.Rule, Any] | None:
 
 
 def _attachment(table: Table, route: o.Route, listener: str | None) -> Attachment | None:
-    atts, _ = attach(table.objects, kind_conflicts=False)
+    atts = table.attachments
     return next((a for a in atts if a.route is route and a.listener.name == listener), None)
 
 
@@ -148,7 +148,7 @@ def classify(table: Table, req: Request, spec_d: Decision, prof_d: Decision) -> 
         assert side is not None
         if s is None and t is not None:
             if t[0].kind != (o.GRPC_ROUTE if req.grpc else o.HTTP_ROUTE):
-                return p.ROUTE_KIND_CONFLICT, f"Traefik serves {t[0].ref} for this request too"
+                return p.OTHER, f"Traefik serves {t[0].ref} for this request"
             if spec_d.listener is not None and spec_d.listener != prof_d.listener:
                 return p.LISTENER_ISOLATION, (
                     f"{t[0].ref} is on listener {prof_d.listener}; the spec only considers "
@@ -203,7 +203,7 @@ def _precedence_cause(
     s_ref = f"{s_route.ref} rule {s_rule.index}"
     t_ref = f"{t_route.ref} rule {t_rule.index}"
     if s_route.kind != t_route.kind:
-        return p.ROUTE_KIND_CONFLICT, f"Traefik serves {t_ref} too (both kinds compete)"
+        return p.OTHER, f"Traefik serves {t_ref} (a route of another kind)"
     if spec_d.listener != prof_d.listener:
         return p.LISTENER_ISOLATION, (
             f"{t_ref} is on listener {prof_d.listener}, not the most specific listener "

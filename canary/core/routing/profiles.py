@@ -41,7 +41,6 @@ NO_READY_ENDPOINTS = "no-ready-endpoints"  # 503 instead of 500
 LISTENER_ISOLATION = "listener-isolation"  # routes of every listener on the port compete
 GRPC_PRECEDENCE = "grpc-precedence"  # GRPCRoute priority = length of the rule text
 GRPC_METHOD_PREFIX = "grpc-method-prefix"  # an Exact gRPC method also matches longer names
-ROUTE_KIND_CONFLICT = "route-kind-conflict"  # HTTPRoute and GRPCRoute on one host both serve
 OTHER = "other"  # a difference none of the above explains
 
 
@@ -152,12 +151,6 @@ _TRAEFIK_DIVERGENCES = (
         "gRPC method matches become an unanchored PathRegexp: Exact method 'Get' also "
         "matches 'GetAll'",
         f"{_GW}/grpcroute.go (buildGRPCMethodRule); pkg/muxer/http/matcher.go (pathRegexp)",
-    ),
-    Divergence(
-        ROUTE_KIND_CONFLICT,
-        "an HTTPRoute and a GRPCRoute with intersecting hostnames are both served (routers "
-        "of both kinds compete); the spec accepts only one",
-        f"{_GW}/kubernetes.go (loadConfigurationFromGateways)",
     ),
 )
 

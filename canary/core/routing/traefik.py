@@ -20,7 +20,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from canary.core.routing import objects as o
-from canary.core.routing.attach import attach, created_key
+from canary.core.routing.attach import created_key
 from canary.core.routing.decision import NOT_FOUND, Decision
 from canary.core.routing.evaluate import _decide
 from canary.core.routing.filters import Forwarded
@@ -83,9 +83,8 @@ def routers(table: Table, gateway: o.Gateway, port: int, protocol: str) -> list[
     cached = per_table.get(key)
     if cached is not None:
         return cached
-    attachments, _ = attach(table.objects, kind_conflicts=False)
     out: list[Router] = []
-    for att in attachments:
+    for att in table.attachments:
         lst = att.listener
         if att.gateway.key != gateway.key or lst.port != port or lst.protocol != protocol:
             continue
