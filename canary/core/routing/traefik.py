@@ -35,6 +35,7 @@ from canary.core.routing.traefik_rules import (
     header_values,
     host_matches,
     http_mismatch,
+    http_ok,
     http_priority,
     http_rule_text,
     query_values,
@@ -70,6 +71,10 @@ class Router:
 
 
 _CACHE: WeakKeyDictionary[Table, dict[tuple[str, int, str], list[Router]]] = WeakKeyDictionary()
+_BY_HOST: WeakKeyDictionary[Table, dict[tuple[str, int, str, str], list[Router]]] = (
+    WeakKeyDictionary()
+)
+_HOST_CACHE_LIMIT = 8192  # cached host lists per table before the cache is reset
 
 
 def _listener_index(table: Table, gateway: o.Gateway, name: str) -> ListenerIndex:
@@ -112,6 +117,23 @@ def routers(table: Table, gateway: o.Gateway, port: int, protocol: str) -> list[
     out.sort(key=lambda r: (-r.priority, r.order))
     per_table[key] = out
     return out
+
+
+def routers_for_host(
+    table: Table, gateway: o.Gateway, port: int, protocol: str, host: str
+) -> list[Router]:
+    """The routers whose Host rule matches ``host``, highest priority first (cached)."""
+    per_table = _BY_HOST.setdefault(table, {})
+    key = (gateway.key, port, protocol, host)
+    cached = per_table.get(key)
+    if cached is None:
+        cached = [
+            r for r in routers(table, gateway, port, protocol) if host_matches(r.hostnames, host)
+        ]
+        if len(per_table) >= _HOST_CACHE_LIMIT:
+            per_table.clear()
+        per_table[key] = cached
+    return cached
 
 
 def _dedupe(rs: list[Router]) -> list[Router]:
@@ -157,7 +179,11 @@ def evaluate_traefik(table: Table, req: Request, *, explain: bool = False) -> De
         if explain:
             d.explain = [{"result": "no listener", "reason": why}]
         return d
-    rs = routers(table, gateway, req.port, protocol)
+    rs = (
+        routers(table, gateway, req.port, protocol)
+        if explain
+        else routers_for_host(table, gateway, req.port, protocol, req.hostname)
+    )
     headers = header_values(req.headers)
     query = query_values(req.query)
     chosen: Router | None = None
@@ -166,7 +192,11 @@ def evaluate_traefik(table: Table, req: Request, *, explain: bool = False) -> De
     for r in rs:
         if chosen is not None and r.priority < chosen.priority and not explain:
             break
-        why = mismatch(r, req, headers, query)
+        m = r.entry.match
+        if not explain and isinstance(m, o.HTTPMatch):  # host already matched (per-host list)
+            why = "" if http_ok(m, req.method, req.path, headers, query) else "no match"
+        else:
+            why = mismatch(r, req, headers, query)
         if explain:
             rows.append(_row(r, why, chosen))
         if why:

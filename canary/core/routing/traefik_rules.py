@@ -265,3 +265,27 @@ def grpc_full_rule_text(m: o.GRPCMatch | None, hostnames: Sequence[str]) -> str:
     host = host_rule_text(hostnames)
     text = grpc_rule_text(m)
     return f"{host} && {text}" if host else text
+
+
+def _values_ok(matches: Sequence[o.ValueMatch], index: Mapping[str, list[str]]) -> bool:
+    for v in matches:
+        values = index.get(v.key)
+        if not values or not _value_ok(v, values):
+            return False
+    return True
+
+
+def http_ok(
+    m: o.HTTPMatch,
+    method: str,
+    path: str,
+    headers: Mapping[str, list[str]],
+    query: Mapping[str, list[str]],
+) -> bool:
+    """``http_mismatch(...) == ""`` without building the reason (the hot loop)."""
+    return (
+        path_matches(m.path, path)
+        and (m.method is None or m.method == method)
+        and _values_ok(m.headers + m.dropped_headers, headers)
+        and _values_ok(m.query + m.dropped_query, query)
+    )

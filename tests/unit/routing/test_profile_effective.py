@@ -145,3 +145,18 @@ def test_classify_other_and_grpc_serving_http() -> None:
     t = evaluate(table, req, profile=TRAEFIK_PROFILE)
     assert (s.status, t.route) == (404, "app/g")
     assert classify(table, req, s, t)[0] == p.OTHER
+
+
+def test_traefik_fast_path_and_full_scan_agree_on_seeded_requests() -> None:
+    from canary.core.routing.synthetic import synthetic_docs, synthetic_requests
+
+    table = build_table(synthetic_docs(3, routes=120, hostnames=20))
+    for req in synthetic_requests(3, 400, hostnames=20):
+        fast = evaluate(table, req, profile=TRAEFIK_PROFILE)
+        full = evaluate(table, req, profile=TRAEFIK_PROFILE, explain=True)
+        assert (fast.route, fast.rule, fast.status, fast.priority) == (
+            full.route,
+            full.rule,
+            full.status,
+            full.priority,
+        ), req.describe()
