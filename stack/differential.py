@@ -162,12 +162,21 @@ def model_routers(table: Table, namespace: str, port: int) -> dict[str, int]:
 
 
 def traefik_routers(traefik_api: str, namespace: str) -> dict[str, int]:
-    """Traefik's routers of ``namespace`` (from its API): rule text → priority."""
-    conn = http.client.HTTPConnection(traefik_api.split("://", 1)[1], timeout=5)
-    conn.request("GET", "/api/http/routers?per_page=10000")
-    body = json.loads(conn.getresponse().read())
-    conn.close()
-    return {x["rule"]: x["priority"] for x in body if f"-{namespace}-" in x.get("name", "")}
+    """Traefik's routers of ``namespace`` (from its API, every page): rule → priority."""
+    out: dict[str, int] = {}
+    page = "1"
+    while page:
+        conn = http.client.HTTPConnection(traefik_api.split("://", 1)[1], timeout=5)
+        conn.request("GET", f"/api/http/routers?per_page=1000&page={page}")
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        conn.close()
+        out.update(
+            {x["rule"]: x["priority"] for x in body if f"-{namespace}-" in x.get("name", "")}
+        )
+        following = resp.getheader("X-Next-Page") or "1"
+        page = "" if int(following) <= int(page) else following  # the last page points to 1
+    return out
 
 
 def wait_served(
