@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export CANARY_CACHE ?= /var/cache/canary-e2e
 
-.PHONY: help venv lint typecheck layering unit e2e test crds tools cluster-up cluster-down demo bench clean
+.PHONY: help venv lint typecheck layering unit e2e test crds tools cluster-up cluster-down demo bench differential clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -58,6 +58,11 @@ demo: tools ## the seed scenario end to end: a healthy rollout and a faulty one
 
 bench: venv ## benchmarks (tables)
 	$(PY) benchmarks/evaluator.py
+
+DIFF_SEEDS ?= 1 2 3
+differential: venv cluster-up ## real Traefik vs the evaluator's traefik/spec profiles (seeded route sets)
+	@for s in $(DIFF_SEEDS); do echo "== seed $$s"; \
+	  $(PY) -m stack.differential --seed $$s --rounds 6 --json .local/differential-$$s.json || exit 1; done
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

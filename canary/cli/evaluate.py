@@ -20,18 +20,24 @@ import yaml
 
 from canary.cli.app import EXIT_FAILED, EXIT_OK, UsageFailure, cli
 from canary.core.routing import (
+    SPEC_PROFILE,
     InputError,
+    Profile,
     RequestError,
     RoutingError,
     Table,
     build_table,
     evaluate,
+    gateway_controllers,
+    get_profile,
     lint_routes,
     make_request,
+    profile_for_controller,
     sample,
 )
 from canary.core.routing.decision import Decision
-from canary.core.routing.lint import ERROR
+from canary.core.routing.lint import ERROR, WARNING
+from canary.core.routing.profiles import AUTO, PROFILES
 
 _SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -85,6 +91,33 @@ def load_table(paths: tuple[str, ...]) -> tuple[Table, float]:
     return table, (time.perf_counter() - start) * 1000.0
 
 
+PROFILE_CHOICES = [*sorted(PROFILES), AUTO]
+PROFILE_HELP = (
+    "Whose routing: spec (a conformant Gateway), traefik (Traefik's router priorities and "
+    "matchers), auto (from the Gateway's GatewayClass controllerName in the input)."
+)
+
+
+def resolve_profile(
+    name: str, paths: tuple[str, ...], table: Table, gateway: str | None = None
+) -> Profile:
+    """The named profile; ``auto``: the one of the Gateway's GatewayClass controllerName
+    when the GatewayClass is in the given files, else spec."""
+    if name != AUTO:
+        return get_profile(name)
+    docs = [d for path in _files(paths) for d in _load_docs(path)]
+    controllers = gateway_controllers(docs)
+    if gateway is None and len(table.gateways) != 1:
+        classes = {g.class_name for g in table.gateways.values()}
+    else:
+        try:
+            classes = {table.gateway(gateway).class_name}
+        except RoutingError as exc:
+            raise UsageFailure(str(exc)) from exc
+    found = {profile_for_controller(controllers.get(c)).name for c in classes}
+    return get_profile(found.pop()) if len(found) == 1 else SPEC_PROFILE
+
+
 def _parse_request(line: str) -> tuple[str, str]:
     parts = line.split()
     if len(parts) == 1:
@@ -111,6 +144,9 @@ def _render_text(
     lines = [f"{req_line}  ->  {d.status}"]
     where = f"Gateway {d.gateway}" + (f", listener {d.listener}" if d.listener else "")
     lines.append(f"  via       {where}")
+    if d.profile != "spec":
+        prio = f", router priority {d.priority}" if d.priority is not None else ""
+        lines.append(f"  profile   {d.profile}{prio}")
     if d.route is not None:
         name = f" ({d.rule_name})" if d.rule_name else ""
         lines.append(f"  matched   {d.route_kind} {d.route} rule {d.rule}{name}, match {d.match}")
@@ -148,6 +184,8 @@ def _render_text(
         what = f"{row.get('route_kind', '')} {row.get('route', '')}".strip() or "-"
         if "rule" in row:
             what += f" rule {row['rule']} match {row['match']}"
+        if "priority" in row:
+            what += f" (priority {row['priority']})"
         reason = f": {row['reason']}" if row.get("reason") else ""
         lines.append(f"  explain   {what}: {row['result']}{reason}")
     lines.append(f"  table     built in {table_ms:.1f} ms")
@@ -175,6 +213,14 @@ def _render_text(
 @click.option("--samples", type=click.IntRange(min=0), help="Draw N seeded outcomes.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--explain", is_flag=True, help="Why each candidate did or did not match.")
+@click.option(
+    "--profile",
+    "profile_name",
+    type=click.Choice(PROFILE_CHOICES),
+    default="spec",
+    show_default=True,
+    help=PROFILE_HELP,
+)
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 def evaluate_cmd(
     files: tuple[str, ...],
@@ -185,10 +231,13 @@ def evaluate_cmd(
     samples: int | None,
     seed: int,
     explain: bool,
+    profile_name: str,
     output: str,
 ) -> None:
-    """Say what a conformant Gateway does with one request: route, rule, exact split."""
+    """Say what a conformant Gateway (or, with --profile, a data plane) does with one
+    request: route, rule, exact split."""
     table, table_ms = load_table(files)
+    profile = resolve_profile(profile_name, files, table, gateway)
     method, url = _parse_request(request_line)
     grpc_call: tuple[str, str] | None = None
     if grpc is not None:
@@ -200,7 +249,7 @@ def evaluate_cmd(
         req = make_request(
             method, url, [_parse_header(h) for h in headers], grpc=grpc_call, gateway=gateway
         )
-        decision = evaluate(table, req, explain=explain)
+        decision = evaluate(table, req, explain=explain, profile=profile)
     except RequestError as exc:
         raise UsageFailure(f"--request/-H: {exc}") from exc
     except RoutingError as exc:
@@ -225,16 +274,31 @@ def evaluate_cmd(
     required=True,
     help="YAML/JSON manifests (files or directories).",
 )
+@click.option(
+    "--profile",
+    "profile_name",
+    type=click.Choice(PROFILE_CHOICES),
+    default="spec",
+    show_default=True,
+    help=PROFILE_HELP + " Other than spec: warn where it routes a request differently.",
+)
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
-def lint_routes_cmd(files: tuple[str, ...], output: str) -> None:
-    """Find shadowed rules, unresolved refs, missing grants, zero weights, unattached routes."""
+def lint_routes_cmd(files: tuple[str, ...], profile_name: str, output: str) -> None:
+    """Find shadowed rules, unresolved refs, missing grants, zero weights, unattached routes;
+    with --profile traefik also where Traefik routes a request differently from the spec."""
     table, _ = load_table(files)
-    problems = lint_routes(table)
+    profile = resolve_profile(profile_name, files, table)
+    problems = lint_routes(table, profile)
     errors = [p for p in problems if p.severity == ERROR]
     if output == "json":
         click.echo(
             json.dumps(
-                {"problems": [p.to_dict() for p in problems], "errors": len(errors)}, indent=2
+                {
+                    "problems": [p.to_dict() for p in problems],
+                    "errors": len(errors),
+                    "profile": profile.name,
+                },
+                indent=2,
             )
         )
     else:
@@ -242,9 +306,11 @@ def lint_routes_cmd(files: tuple[str, ...], output: str) -> None:
             rule = f" rule {p.rule}" if p.rule is not None else ""
             click.echo(f"{p.severity:<5} {p.ref}{rule}: {p.code}: {p.message}")
         routes = len(table.objects.routes)
+        warnings = sum(1 for p in problems if p.severity == WARNING)
+        extra = f", {warnings} {profile.name} divergence warning(s)" if warnings else ""
         click.echo(
-            f"{len(errors)} problem(s) in {routes} route(s)"
+            f"{len(errors)} problem(s) in {routes} route(s){extra}"
             if errors
-            else f"ok: {routes} route(s), no problems"
+            else f"ok: {routes} route(s), no problems{extra}"
         )
     raise SystemExit(EXIT_FAILED if errors else EXIT_OK)

@@ -9,6 +9,11 @@ when it cannot.
 
 Steps build on each other from the route's live weights (the seed's 90/10 becomes 95/5 at
 step 1); a step whose weights are already in place sends no patch (``needs_write``).
+
+With ``--profile`` (and the Gateway among the given files) every step also gets the
+canary's *effective* share as the route evaluator predicts it for that data plane
+(``spec``, ``traefik`` or ``auto`` from the GatewayClass), and the addressed rules'
+requests that the data plane routes differently from the spec are listed.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from canary.core.patching import (
     rule_weights,
     weight_patch,
 )
+from canary.core.routing.profiles import AUTO, PROFILES
 from canary.core.rules import InvalidRollout, ResolvedRoute, backend_label, resolve_rules
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
@@ -61,13 +67,25 @@ class _Target:
     help="Manifest file, directory or '-' (repeatable): the Rollout and its route(s).",
 )
 @click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--profile",
+    "profile_name",
+    type=click.Choice([*sorted(PROFILES), AUTO]),
+    default=None,
+    help="Also predict each step's effective canary share with the route evaluator for "
+    "this data plane: spec, traefik, or auto (from the GatewayClass controllerName); "
+    "needs the Gateway in the given files.",
+)
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
-def plan_cmd(files: tuple[str, ...], paths: tuple[str, ...], output: str) -> None:
+def plan_cmd(
+    files: tuple[str, ...], paths: tuple[str, ...], profile_name: str | None, output: str
+) -> None:
     """Validate a Rollout against its route and print each step's patch.
 
     \b
     canary plan -f rollout.yaml -f httproute.yaml
     canary plan -f examples/ --output json
+    canary plan -f rollout.yaml -f routes.yaml -f gateway.yaml --profile traefik
     """
     sources = files + paths
     if not sources:
@@ -76,6 +94,10 @@ def plan_cmd(files: tuple[str, ...], paths: tuple[str, ...], output: str) -> Non
     source, rollout = _find_rollout(docs)
     targets = _targets(rollout, docs)
     steps = plan_steps(rollout, targets)
+    if profile_name is not None:
+        from canary.cli.plan_effective import add_effective
+
+        add_effective(rollout, docs, targets, steps, profile_name)
     if output == "json":
         click.echo(json.dumps(steps, indent=2))
     else:
@@ -259,8 +281,22 @@ def _render_text(
         for route, ops in entry["ops"].items():
             lines += _patch_lines(route, ops)
         lines += _table(entry["rules"])
+        for row in entry.get("effective", []):
+            state = "verified" if row["verified"] else f"NOT verified: {row['culprit']}"
+            lines.append(
+                f"  effective ({row['profile']}) {row['route']}: "
+                f"{row['share'] * 100:.1f}% of {row['expected'] * 100:.1f}%, {state}"
+            )
     for route, ops in steps[-1].get("after_success", {}).items():
         lines += ["", "after success (manageBackends):", *_patch_lines(route, ops)]
+    findings = {f["request"]: f for e in steps for f in e.get("divergences", [])}
+    if findings:
+        lines += ["", "divergences (the data plane routes these requests unlike the spec):"]
+        for f in findings.values():
+            lines.append(
+                f"  warning {f['request']}: spec → {f['spec']}; {f['profile_name']} → "
+                f"{f['profile']} [{f['code']}: {f['cause']}]"
+            )
     return "\n".join(lines)
 
 

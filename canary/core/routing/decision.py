@@ -7,7 +7,9 @@ Keys of :meth:`Decision.to_dict` may be added, never changed: ``status``, ``rout
 ``samples`` (added by the caller) and ``explain`` (with ``--explain``). Added here:
 ``gateway``, ``listener``, ``match`` (index of the match within the rule),
 ``rule_name``, and per backend ``kind`` and ``intended_share`` (weight / sum, before
-invalid backends are turned into errors).
+invalid backends are turned into errors). With a profile other than ``spec``:
+``profile``, ``priority`` (the serving router's) and ``tied_with`` (routers of equal
+priority that also match: which one serves is not determined).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from canary.core.routing.filters import Forwarded, ResponseHeaders
 OK = 200  # some share is forwarded to a backend
 NOT_FOUND = 404  # no listener or no rule matches (gRPC: UNIMPLEMENTED)
 SERVER_ERROR = 500  # nothing can be forwarded (gRPC: UNAVAILABLE)
+UNAVAILABLE = 503  # traefik profile: all weights 0, or no ready endpoint (empty balancer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,9 @@ class Decision:
     location: str | None = None
     notes: list[str] = field(default_factory=list)
     explain: list[dict[str, Any]] | None = None
+    profile: str = "spec"
+    priority: int | None = None  # traefik profile: the serving router's priority
+    tied_with: list[str] = field(default_factory=list)  # equal-priority routers that match
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -103,6 +109,10 @@ class Decision:
         }
         if self.explain is not None:
             out["explain"] = self.explain
+        if self.profile != "spec":
+            out["profile"] = self.profile
+            out["priority"] = self.priority
+            out["tied_with"] = list(self.tied_with)
         return out
 
     def outcome_shares(self) -> dict[str, float]:

@@ -5,6 +5,7 @@ API (used by the operator and ``canary plan``)::
     effective_canary_share(
         table, *, route_kind, route_namespace, route_name,
         rule_indexes: list[int], stable: BackendKey, canary: BackendKey,
+        profile: Profile = SPEC_PROFILE,
     ) -> EffectiveShare
 
 For every listener the route is attached to (all parentRefs), every effective hostname,
@@ -19,16 +20,33 @@ the rule errors (an unresolved stable or foreign backend, a missing ReferenceGra
 unresolved backend and why, the route not being attached. Matches that use a
 RegularExpression cannot be probed; they are listed in ``per_request`` with
 ``probed=False`` and only fail verification when a rule has no other match.
+
+``profile`` (default ``spec``) says whose routing is predicted: with ``traefik`` the
+share is what Traefik serves (``profiles.profile_for_controller`` picks it from the
+GatewayClass), a request that routers of equal priority tie on is not verified, and
+``divergences`` lists the addressed rules' representative requests that the spec and
+the profile answer differently (``divergence.Finding``) — they do not change
+``verified`` by themselves; the operator reports them in a condition.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from canary.core.routing import objects as o
 from canary.core.routing.decision import BackendDecision
+from canary.core.routing.divergence import Finding, rule_findings
 from canary.core.routing.evaluate import evaluate
 from canary.core.routing.probes import probes
+from canary.core.routing.profiles import (
+    SPEC,
+    SPEC_PROFILE,
+    Profile,
+    get_profile,
+    profile_for_controller,
+)
 from canary.core.routing.request import Request
 from canary.core.routing.table import Table
 
@@ -122,6 +140,8 @@ class EffectiveShare:
     verified: bool
     culprit: str | None
     per_request: tuple[RequestShare, ...] = ()
+    profile: str = SPEC
+    divergences: tuple[Finding, ...] = ()  # spec and profile disagree on these requests
 
 
 def _canary_share(backends: list[BackendDecision], key: BackendKey, ns: str) -> float:
@@ -149,6 +169,7 @@ def effective_canary_share(
     rule_indexes: list[int],
     stable: BackendKey,
     canary: BackendKey,
+    profile: Profile = SPEC_PROFILE,
 ) -> EffectiveShare:
     """The canary's effective share of the addressed rules' traffic (see module doc)."""
     ref = f"{route_kind} {route_namespace}/{route_name}"
@@ -199,7 +220,9 @@ def effective_canary_share(
                         where.share(f"not probed: {probe.why_not}", False, 0.0, rule_expected, True)
                     )
                     continue
-                per.append(_judge(table, probe.request, route, rule, canary, rule_expected, where))
+                per.append(
+                    _judge(table, probe.request, route, rule, canary, rule_expected, where, profile)
+                )
     for rule in rules:
         if not any(p.probed for p in per if p.rule == rule.index):
             culprits.append(
@@ -210,7 +233,16 @@ def effective_canary_share(
     share = min((p.share for p in probed), default=0.0)
     culprits.extend(p.culprit for p in per if p.culprit)
     verified = not culprits and all(p.verified for p in per)
-    return EffectiveShare(share, expected, verified, culprits[0] if culprits else None, tuple(per))
+    findings = tuple(f for r in rules for f in rule_findings(table, route, r, profile))
+    return EffectiveShare(
+        share,
+        expected,
+        verified,
+        culprits[0] if culprits else None,
+        tuple(per),
+        profile.name,
+        findings,
+    )
 
 
 def _judge(
@@ -221,8 +253,9 @@ def _judge(
     canary: BackendKey,
     expected: float,
     where: _Where,
+    profile: Profile,
 ) -> RequestShare:
-    d = evaluate(table, req)
+    d = evaluate(table, req, profile=profile)
     text = req.describe()
     if d.route != route.key or d.route_kind != route.kind or d.rule != rule.index:
         if d.route is None:
@@ -245,4 +278,45 @@ def _judge(
         culprit = f"{text}: canary share {share:.6g} differs from expected {expected:.6g}"
     elif d.error_share > _TOLERANCE:
         culprit = f"{text}: {d.error_share:.6g} of requests answer with an error ({d.status})"
+    elif d.tied_with:
+        culprit = (
+            f"{text}: routers of equal priority {d.priority} also match "
+            f"({'; '.join(d.tied_with)}): {profile.name} may serve either"
+        )
     return where.share(text, True, share, expected, culprit is None, d.status, None, culprit)
+
+
+def gateway_controllers(docs: Iterable[Any]) -> dict[str, str]:
+    """GatewayClass name → ``spec.controllerName``, read from raw documents (malformed or
+    other documents are skipped: ``build_table`` reports them)."""
+    out: dict[str, str] = {}
+    for doc in docs:
+        if not isinstance(doc, Mapping) or doc.get("kind") != "GatewayClass":
+            continue
+        meta, spec = doc.get("metadata"), doc.get("spec")
+        if isinstance(meta, Mapping) and isinstance(spec, Mapping):
+            name, controller = meta.get("name"), spec.get("controllerName")
+            if isinstance(name, str) and isinstance(controller, str):
+                out[name] = controller
+    return out
+
+
+def route_profile(
+    table: Table,
+    controllers: Mapping[str, str],
+    *,
+    route_kind: str,
+    route_namespace: str,
+    route_name: str,
+) -> Profile:
+    """The profile predicting a route's traffic: the one of its Gateways' controller
+    (``profile_for_controller``) when all Gateways it attaches to agree, else ``spec``."""
+    route = table.route(route_kind, route_namespace, route_name)
+    if route is None:
+        return SPEC_PROFILE
+    names = {
+        profile_for_controller(controllers.get(a.gateway.class_name)).name
+        for a in table.attachments
+        if a.route is route
+    }
+    return get_profile(names.pop()) if len(names) == 1 else SPEC_PROFILE

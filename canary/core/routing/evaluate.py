@@ -12,16 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from canary.core.routing import objects as o
+from canary.core.routing.backends import NO_READY_ENDPOINTS
 from canary.core.routing.decision import (
     NOT_FOUND,
     OK,
     SERVER_ERROR,
+    UNAVAILABLE,
     BackendDecision,
     Decision,
 )
 from canary.core.routing.filters import Forwarded, ResponseHeaders, apply_filters
 from canary.core.routing.hostnames import HostKey
 from canary.core.routing.match import grpc_matches, grpc_mismatch, http_matches, http_mismatch
+from canary.core.routing.profiles import SPEC, SPEC_PROFILE, TRAEFIK, Profile
 from canary.core.routing.request import Request
 from canary.core.routing.table import Entry, ListenerIndex, Table
 
@@ -93,8 +96,22 @@ def _first_http(cands: list[tuple[HostKey, Entry]], req: Request) -> tuple[HostK
     return None
 
 
-def evaluate(table: Table, req: Request, *, explain: bool = False, naive: bool = False) -> Decision:
-    """Decide what the Gateway does with ``req``; raises ``RoutingError`` (which Gateway?)."""
+def evaluate(
+    table: Table,
+    req: Request,
+    *,
+    explain: bool = False,
+    naive: bool = False,
+    profile: Profile = SPEC_PROFILE,
+) -> Decision:
+    """Decide what the Gateway does with ``req``; raises ``RoutingError`` (which Gateway?).
+
+    ``profile``: ``spec`` (a conformant Gateway) or a data plane's (``traefik``).
+    """
+    if profile.name == TRAEFIK:
+        from canary.core.routing.traefik import evaluate_traefik
+
+        return evaluate_traefik(table, req, explain=explain)
     gateway = table.gateway(req.gateway)
     li, why = table.listener_for(gateway, req.scheme, req.port, req.hostname)
     if li is None:
@@ -113,16 +130,18 @@ def evaluate(table: Table, req: Request, *, explain: bool = False, naive: bool =
             if _matches(item[1], req):
                 chosen = item
                 break
-    d = _decide(table, li, req, chosen)
+    d = _decide(table, li, req, chosen[1] if chosen is not None else None)
     if explain:
         # every candidate for the host, not just the path bucket: explain them all
         d.explain = _explain(table, li, kind, req, li.scan(kind, req.hostname), chosen)
     return d
 
 
-def _notes(table: Table, li: ListenerIndex, req: Request, chosen: Entry | None) -> list[str]:
+def _notes(
+    table: Table, li: ListenerIndex, req: Request, chosen: Entry | None, profile: str
+) -> list[str]:
     notes: list[str] = []
-    if li.shares_port:
+    if li.shares_port and profile == SPEC:
         notes.append(f"{NOTE_ISOLATION} (here: {li.listener.name})")
     if req.grpc is not None:
         notes.append(NOTE_GRPC)
@@ -139,11 +158,10 @@ def _notes(table: Table, li: ListenerIndex, req: Request, chosen: Entry | None) 
 
 
 def _decide(
-    table: Table, li: ListenerIndex, req: Request, item: tuple[HostKey, Entry] | None
+    table: Table, li: ListenerIndex, req: Request, entry: Entry | None, profile: str = SPEC
 ) -> Decision:
     fwd = Forwarded.of(req)
-    entry = item[1] if item is not None else None
-    notes = _notes(table, li, req, entry)
+    notes = _notes(table, li, req, entry, profile)
     if entry is None:
         notes.append(f"no rule of a route attached to listener {li.listener.name} matches")
         return Decision(
@@ -152,7 +170,9 @@ def _decide(
     route, rule = entry.route, entry.rule
     match = entry.match if isinstance(entry.match, o.HTTPMatch) else None
     response = ResponseHeaders()
-    outcome = apply_filters(rule.filters, fwd, response, req, li.listener.port, match)
+    outcome = apply_filters(rule.filters, fwd, response, req, li.listener.port, match, profile)
+    if profile == TRAEFIK and not fwd.path:
+        fwd.path = "/"  # Go's URL.RequestURI(): an empty path is sent as "/"
     d = Decision(
         OK,
         fwd,
@@ -165,6 +185,7 @@ def _decide(
         listener=li.listener.name,
         response_headers=response,
         notes=notes,
+        profile=profile,
     )
     for mirror in outcome.mirrors:
         notes.append(f"requests are mirrored to {mirror} (responses ignored; split unchanged)")
@@ -180,7 +201,9 @@ def _decide(
     redirected: int | None = None
     for b in plan.backends:
         share = b.share if (b.valid and not blocked) else 0.0
-        bd = _backend(b.spec, share, b.share, b.valid, b.resolution.message, fwd, req, li, match)
+        bd = _backend(
+            b.spec, share, b.share, b.valid, b.resolution.message, fwd, req, li, match, profile
+        )
         if bd.status is not None and share > 0:
             redirected = bd.status
         elif share > 0:
@@ -203,9 +226,24 @@ def _decide(
         d.status = OK
     elif redirected is not None:
         d.status = redirected
+    elif profile == TRAEFIK and _unavailable(table, plan.backends, blocked):
+        d.status = UNAVAILABLE
     else:
         d.status = SERVER_ERROR
     return d
+
+
+def _unavailable(table: Table, backends: tuple[Any, ...], blocked: bool) -> bool:
+    """Traefik answers 503 (no available server) when every weight is 0, or when every
+    weighted backend is a Service whose EndpointSlices exist but have no ready endpoint."""
+    if blocked or not backends:
+        return False
+    weighted = [b for b in backends if b.spec.weight > 0]
+    return all(
+        b.resolution.reason == NO_READY_ENDPOINTS
+        and (b.spec.namespace, b.spec.name) in table.objects.slices
+        for b in weighted
+    )
 
 
 def _backend(
@@ -218,6 +256,7 @@ def _backend(
     req: Request,
     li: ListenerIndex,
     match: o.HTTPMatch | None,
+    profile: str = SPEC,
 ) -> BackendDecision:
     request: dict[str, Any] | None = None
     response: dict[str, Any] | None = None
@@ -226,7 +265,7 @@ def _backend(
     if spec.filters:
         own = fwd.copy()
         resp = ResponseHeaders()
-        outcome = apply_filters(spec.filters, own, resp, req, li.listener.port, match)
+        outcome = apply_filters(spec.filters, own, resp, req, li.listener.port, match, profile)
         request = own.to_dict()
         response = resp.to_dict()
         if outcome.redirect is not None:

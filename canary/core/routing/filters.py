@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from canary.core.routing import objects as o
+from canary.core.routing.profiles import SPEC, TRAEFIK
 from canary.core.routing.request import DEFAULT_PORTS, Request
+from canary.core.routing.traefik_rules import join_prefix
 
 
 @dataclass(slots=True)
@@ -100,18 +102,53 @@ def replace_prefix(path: str, prefix: str, replacement: str) -> str:
     return out or "/"
 
 
-def modify_path(path: str, mod: o.PathModifier | None, match: o.HTTPMatch | None) -> str:
+def modify_path(
+    path: str, mod: o.PathModifier | None, match: o.HTTPMatch | None, profile: str = SPEC
+) -> str:
     if mod is None:
         return path
     if mod.type == o.REPLACE_FULL_PATH:
         return mod.value or "/"
     prefix = match.path.value if match is not None else "/"
+    if profile == TRAEFIK:
+        return join_prefix(path, prefix, mod.value)
     return replace_prefix(path, prefix, mod.value)
 
 
-def redirect_location(
-    r: o.Redirect, fwd: Forwarded, req: Request, listener_port: int, match: o.HTTPMatch | None
+def _traefik_location(
+    r: o.Redirect, fwd: Forwarded, req: Request, match: o.HTTPMatch | None
 ) -> str:
+    """Traefik's RequestRedirect middleware: the client's Host port is kept unless a
+    scheme or port is configured; a configured port is always written."""
+    scheme = r.scheme or req.scheme
+    sent_host, _, sent_port = req.authority.rpartition(":")
+    if not sent_host or sent_port.endswith("]") or not sent_port.isdigit():
+        sent_host, sent_port = req.authority, ""
+    host = r.hostname or sent_host
+    if r.port is not None:
+        port = str(r.port)
+    elif r.scheme in ("http", "https"):
+        port = ""
+    else:
+        port = sent_port
+    netloc = f"{host}:{port}" if port else host
+    path = modify_path(fwd.path, r.path, match, TRAEFIK)
+    if not path.startswith("/"):
+        path = "/" + path  # Go's URL.String() with a host
+    query = f"?{fwd.query}" if fwd.query else ""
+    return f"{scheme}://{netloc}{path}{query}"
+
+
+def redirect_location(
+    r: o.Redirect,
+    fwd: Forwarded,
+    req: Request,
+    listener_port: int,
+    match: o.HTTPMatch | None,
+    profile: str = SPEC,
+) -> str:
+    if profile == TRAEFIK:
+        return _traefik_location(r, fwd, req, match)
     scheme = r.scheme or req.scheme
     host = r.hostname or req.hostname
     if r.port is not None:
@@ -133,8 +170,10 @@ def apply_filters(
     req: Request,
     listener_port: int,
     match: o.HTTPMatch | None,
+    profile: str = SPEC,
 ) -> FilterOutcome:
-    """Apply ``filters`` in order to ``fwd`` and ``response`` (mutated in place)."""
+    """Apply ``filters`` in order to ``fwd`` and ``response`` (mutated in place); the
+    ``traefik`` profile rewrites prefixes and builds Locations as Traefik does."""
     outcome = FilterOutcome()
     for f in filters:
         if f.type == o.REQUEST_HEADER_MODIFIER:
@@ -150,10 +189,10 @@ def apply_filters(
             assert f.rewrite is not None
             if f.rewrite.hostname is not None:
                 fwd.host = f.rewrite.hostname
-            fwd.path = modify_path(fwd.path, f.rewrite.path, match)
+            fwd.path = modify_path(fwd.path, f.rewrite.path, match, profile)
         elif f.type == o.REQUEST_REDIRECT:
             assert f.redirect is not None
-            location = redirect_location(f.redirect, fwd, req, listener_port, match)
+            location = redirect_location(f.redirect, fwd, req, listener_port, match, profile)
             outcome.redirect = RedirectResult(f.redirect.status_code, location)
         elif f.type == o.REQUEST_MIRROR:
             assert f.mirror is not None

@@ -9,6 +9,11 @@ by a higher-precedence match that accepts everything it accepts (so it can never
 selected). Informational findings (exit code unaffected): a match whose representative
 request is taken by another rule that does not fully cover it (partly shadowed), and
 matches that cannot be probed (regular expressions).
+
+With a data-plane ``profile`` (``traefik``), every representative request of every rule
+is also evaluated with that profile; where it and the spec answer differently, a
+``divergence`` warning names the request, both answers and the cause (one of the
+divergence codes of ``profiles``). Warnings do not change the exit code either.
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ from dataclasses import dataclass
 
 from canary.core.routing import objects as o
 from canary.core.routing.backends import REF_NOT_PERMITTED
+from canary.core.routing.divergence import rule_findings
 from canary.core.routing.evaluate import evaluate
 from canary.core.routing.hostnames import ANY, covers
 from canary.core.routing.match import prefix_matches
 from canary.core.routing.probes import probes
+from canary.core.routing.profiles import SPEC_PROFILE, Profile
 from canary.core.routing.table import Table
 
 ERROR = "error"  # counts as a problem (exit 1)
 INFO = "info"  # reported, does not change the exit code
+WARNING = "warning"  # the chosen data plane routes differently from the spec (no exit 1)
 
 # Problem codes.
 NOT_ACCEPTED = "parent-not-accepted"
@@ -36,6 +44,7 @@ NO_BACKENDS = "no-backends"
 SHADOWED = "shadowed"
 PARTLY_SHADOWED = "partly-shadowed"
 NOT_PROBED = "not-probed"
+DIVERGENCE = "divergence"
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,10 +245,13 @@ def _shadow_problems(table: Table, route: o.Route) -> list[Problem]:
     return out
 
 
-def lint_routes(table: Table) -> list[Problem]:
-    """All problems and informational findings, route by route."""
+def lint_routes(table: Table, profile: Profile = SPEC_PROFILE) -> list[Problem]:
+    """All problems and findings, route by route (divergences with a data-plane profile)."""
     out: list[Problem] = []
     for route in table.objects.routes:
         out.extend(_route_problems(table, route))
         out.extend(_shadow_problems(table, route))
+        for rule in route.rules:
+            for f in rule_findings(table, route, rule, profile):
+                out.append(Problem(WARNING, DIVERGENCE, route.ref, rule.index, f.message()))
     return out

@@ -184,6 +184,10 @@ class HTTPMatch:
     headers: tuple[ValueMatch, ...] = ()
     query: tuple[ValueMatch, ...] = ()
     method: str | None = None
+    # Entries the spec ignores (a name repeated in one match: only the first counts);
+    # kept because some data planes require them too (see ``profiles``).
+    dropped_headers: tuple[ValueMatch, ...] = ()
+    dropped_query: tuple[ValueMatch, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +198,7 @@ class GRPCMatch:
     headers: tuple[ValueMatch, ...] = ()
     service_re: re.Pattern[str] | None = None
     method_re: re.Pattern[str] | None = None
+    dropped_headers: tuple[ValueMatch, ...] = ()  # as in HTTPMatch
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,7 +112,13 @@ def _check_prefix_modifiers(
 
 
 def _value_matches(
-    doc: Doc, raw: Any, key: str, path: str, *, header: bool
+    doc: Doc,
+    raw: Any,
+    key: str,
+    path: str,
+    *,
+    header: bool,
+    dropped: list[o.ValueMatch] | None = None,
 ) -> tuple[o.ValueMatch, ...]:
     out: list[o.ValueMatch] = []
     seen: set[str] = set()
@@ -124,10 +130,14 @@ def _value_matches(
         if header and not _header_value_ok(value):
             raise doc.fail(f"{p}.value", f"invalid header value {value!r}")
         lookup = name.lower() if header else name
-        if lookup in seen:
-            continue  # only the first entry with an equivalent name is considered
-        seen.add(lookup)
         regex = _regex(doc, value, f"{p}.value") if mtype == o.REGEX else None
+        if lookup in seen:
+            # only the first entry with an equivalent name is considered (the spec);
+            # kept aside for profiles of data planes that require every entry
+            if dropped is not None:
+                dropped.append(o.ValueMatch(mtype, name, lookup, value, regex))
+            continue
+        seen.add(lookup)
         out.append(o.ValueMatch(mtype, name, lookup, value, regex))
     return tuple(out)
 
@@ -152,11 +162,15 @@ def _http_match(doc: Doc, raw: Any, p: str) -> o.HTTPMatch:
     method = raw.get("method") if isinstance(raw, Mapping) else None
     if method is not None:
         method = doc.enum(raw, "method", f"{p}.method", _HTTP_METHODS)
+    dropped_h: list[o.ValueMatch] = []
+    dropped_q: list[o.ValueMatch] = []
     return o.HTTPMatch(
         path=o.PathMatch.of(ptype, value, regex),
-        headers=_value_matches(doc, raw, "headers", p, header=True),
-        query=_value_matches(doc, raw, "queryParams", p, header=False),
+        headers=_value_matches(doc, raw, "headers", p, header=True, dropped=dropped_h),
+        query=_value_matches(doc, raw, "queryParams", p, header=False, dropped=dropped_q),
         method=method,
+        dropped_headers=tuple(dropped_h),
+        dropped_query=tuple(dropped_q),
     )
 
 
@@ -174,10 +188,11 @@ def _path_problem(value: str) -> str | None:
 
 
 def _grpc_match(doc: Doc, raw: Any, p: str) -> o.GRPCMatch:
-    headers = _value_matches(doc, raw, "headers", p, header=True)
+    dropped: list[o.ValueMatch] = []
+    headers = _value_matches(doc, raw, "headers", p, header=True, dropped=dropped)
     mraw = doc.mapping(raw, "method", f"{p}.method")
     if mraw is None:
-        return o.GRPCMatch(o.EXACT, None, None, headers)
+        return o.GRPCMatch(o.EXACT, None, None, headers, dropped_headers=tuple(dropped))
     mtype = doc.enum(mraw, "type", f"{p}.method.type", (o.EXACT, o.REGEX), default=o.EXACT)
     service = doc.opt_str(mraw, "service", f"{p}.method.service", "") or None
     method = doc.opt_str(mraw, "method", f"{p}.method.method", "") or None
@@ -188,10 +203,10 @@ def _grpc_match(doc: Doc, raw: Any, p: str) -> o.GRPCMatch:
             raise doc.fail(f"{p}.method.service", f"invalid gRPC service name {service!r}")
         if method is not None and not _METHOD_RE.match(method):
             raise doc.fail(f"{p}.method.method", f"invalid gRPC method name {method!r}")
-        return o.GRPCMatch(mtype, service, method, headers)
+        return o.GRPCMatch(mtype, service, method, headers, dropped_headers=tuple(dropped))
     s_re = _regex(doc, service, f"{p}.method.service") if service else None
     m_re = _regex(doc, method, f"{p}.method.method") if method else None
-    return o.GRPCMatch(mtype, service, method, headers, s_re, m_re)
+    return o.GRPCMatch(mtype, service, method, headers, s_re, m_re, tuple(dropped))
 
 
 def _header_modifier(doc: Doc, raw: Any, p: str) -> o.HeaderModifier:
