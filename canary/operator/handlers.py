@@ -56,7 +56,9 @@ KOPF_FINALIZER = "kopf.canary.dev/unused"
 
 RETRY_DELAY = 2.0  # seconds before a pass that failed (API server, Traefik, bad data) reruns
 DELETE_DELAY = 1.0  # seconds between passes while a deletion waits for the restore
-WATCH_SERVER_TIMEOUT = 300.0  # kopf's watch: the API server ends each watch after this
+WATCH_SERVER_TIMEOUT = (
+    300  # kopf's watch: the API server ends each watch after this (int: sent as timeoutSeconds)
+)
 WATCH_CLIENT_MARGIN = 30.0  # ... and the client gives up this much later
 
 
