@@ -124,6 +124,7 @@ def test_a_leader_paused_before_its_route_write_writes_nothing_after_it_resumes(
             wait_until("op-a stopped at the failpoint", lambda: _state(a.proc.pid) == "T",
                        timeout=90, interval=0.1)  # fmt: skip
             stopped = time.monotonic()
+            stopped_at = datetime.now(UTC)
             at_stop = _status(kube, namespace)
             assert at_stop.get("stepLabel") == "2/3", at_stop  # the decision is recorded
             assert history.weights(1)[-1] == 5  # ... its weights are not written
@@ -152,6 +153,26 @@ def test_a_leader_paused_before_its_route_write_writes_nothing_after_it_resumes(
                 lambda: (s := _status(kube, namespace)).get("phase") == "Succeeded" and s,
                 timeout=90,
             )
+            done_after = time.monotonic() - resumed
+            walked = history.weights(1)
+            lines_a, lines_b = _weight_lines(a), _weight_lines(b)
+            rollout = json.loads(
+                kubectl(
+                    "-n", namespace, "get", "rollouts.canary.dev", "rollout", "-o", "json"
+                ).stdout
+            )
+            # When the Rollout is deleted while op-a stands by, op-b alone lets it go
+            kubectl("-n", namespace, "delete", "rollouts.canary.dev", "rollout", "--wait=false")
+            wait_until(
+                "the Rollout is gone",
+                lambda: (
+                    "NotFound"
+                    in kubectl(
+                        "-n", namespace, "get", "rollouts.canary.dev", "rollout", check=False
+                    ).stderr
+                ),
+                timeout=60,
+            )
             # a marker request, then wait until the audit log has caught up with it
             marker = f"audit-marker-{secrets.token_hex(3)}"
             kubectl("-n", namespace, "get", "configmap", marker, check=False)
@@ -166,14 +187,18 @@ def test_a_leader_paused_before_its_route_write_writes_nothing_after_it_resumes(
         a_writes_after = [e for e in a_after if e.writes]
         a_all = select(entries, user=ident_a.username)
         b_all = select(entries, user=ident_b.username)
+        b_standby_writes = [e for e in b_all if e.writes and e.received < stopped_at]
         figure(
             f"takeover {took:.1f} s after op-a stopped (lease 6 s, renew deadline 4 s, retry "
             f"0.8 s); op-a after SIGCONT: {len(a_after)} requests, {len(a_writes_after)} writes "
             f"({dict(counts(a_after))}); op-a in all: writes "
             f"{dict(counts(e for e in a_all if e.writes))}; op-b writes "
-            f"{dict(counts(e for e in b_all if e.writes))}; route canary weights "
-            f"{history.weights(1)}; Succeeded {time.monotonic() - resumed:.1f} s after SIGCONT"
+            f"{dict(counts(e for e in b_all if e.writes))} (as standby: {len(b_standby_writes)});"
+            f" route canary weights {walked}; Succeeded {done_after:.1f} s after SIGCONT"
         )
+        # a standby writes nothing at all: op-b while op-a led (the Rollout's creation, its
+        # first steps), op-a after SIGCONT (the rest, the deletion included)
+        assert b_standby_writes == [], b_standby_writes
         # no request that changes anything from op-a's identity after it resumed ...
         assert a_writes_after == [], a_writes_after
         # ... though it was alive and talking to the API server (reads: the Lease, the watch)
@@ -184,14 +209,11 @@ def test_a_leader_paused_before_its_route_write_writes_nothing_after_it_resumes(
         assert any(e.resource == "httproutes" and e.verb == "patch" for e in a_all)
         assert any(e.resource == "httproutes" and e.verb == "patch" for e in b_all)
         # the route walked forward only; op-a wrote step 1, op-b steps 2 and 3
-        assert history.weights(1) == [10, 5, 50, 100], history.weights(1)
-        assert _weight_lines(a) == [5] and _weight_lines(b) == [50, 100]
+        assert walked == [10, 5, 50, 100], walked
+        assert lines_a == [5] and lines_b == [50, 100], (lines_a, lines_b)
         assert done["canaryWeight"] == 100
         assert lease_holder(kube, namespace=namespace) == "op-b"
         assert a.proc.poll() is None and not a.is_leader()  # op-a runs on, standing by
-        rollout = json.loads(
-            kubectl("-n", namespace, "get", "rollouts.canary.dev", "rollout", "-o", "json").stdout
-        )
         annotations = rollout["metadata"].get("annotations") or {}
         assert not [k for k in annotations if k.startswith("kopf")], annotations
         assert rollout["metadata"].get("finalizers") == ["canary.dev/restore-route"]
