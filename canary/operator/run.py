@@ -159,7 +159,11 @@ def register_run(group: click.Group) -> None:
     @option("--kubeconfig", default=None, help="Path to a kubeconfig (default $KUBECONFIG).")
     @option("--context", default=None, help="kubeconfig context.")
     def run_cmd(**kw: Any) -> None:
-        """Run the operator (kopf): walk Rollouts through their steps."""
+        """Run the operator (kopf): walk Rollouts through their steps.
+
+        Only the Lease holder writes (docs/operator.md). For tests only: CANARY_FAILPOINTS
+        pauses or kills the process at named points; unset in production.
+        """
         namespaces = tuple(kw.pop("namespaces") or ())
         if not namespaces and os.environ.get("CANARY_WATCH_NAMESPACES"):
             namespaces = tuple(
