@@ -222,3 +222,80 @@ def test_a_leader_paused_before_its_route_write_writes_nothing_after_it_resumes(
             os.kill(a.proc.pid, signal.SIGCONT)  # never leave a stopped process behind
         for cleanup in cleanups:
             cleanup()
+
+
+def test_a_leader_whose_renewal_hangs_steps_down_before_the_standby_takes_over(
+    cluster: dict[str, str],
+    operator: Any,
+    kubectl: Any,
+    kube: Any,
+    namespace: str,
+    tmp_path: Path,
+    figure: Any,
+) -> None:
+    """Given op-a leading with `before-lease-write=pause-file:GATE` (its renewals hang while
+    GATE exists), when GATE appears, then op-a reports itself no leader while its renewal
+    still hangs — before op-b takes over — and after GATE goes it writes nothing to the
+    Lease (the decision it read before the hang is stale) and stands by."""
+    if not cluster.get("AUDIT_LOG"):
+        pytest.fail("needs the apiserver audit log: restart the stack with CANARY_AUDIT=1")
+    audit = AuditLog(cluster["AUDIT_LOG"])
+    gate = tmp_path / "renewal-hangs"
+    ident_a, cleanup_a = _identity(kubectl, cluster, namespace, "a", tmp_path)
+    ident_b, cleanup_b = _identity(kubectl, cluster, namespace, "b", tmp_path)
+    try:
+        a = operator(
+            identity="op-a",
+            env={
+                **ident_a.operator_env(),
+                "CANARY_FAILPOINTS": f"before-lease-write=pause-file:{gate}",
+            },
+        )
+        wait_until("op-a leads", lambda: lease_holder(kube, namespace=namespace) == "op-a")
+        b = operator(identity="op-b", env=ident_b.operator_env())
+        wait_until(
+            "op-a leads, op-b stands by",
+            lambda: a.is_leader() and "canary_leader 0.0" in b.metrics(),
+        )
+
+        # When op-a's next renewal hangs
+        gate.touch()
+        hung_at = datetime.now(UTC)
+        hung = time.monotonic()
+        wait_until("op-a's renewal hangs",
+                   lambda: "failpoint before-lease-write: pause-file" in a.log())  # fmt: skip
+        # Then op-a steps down while the renewal still hangs, and before op-b takes over
+        wait_until("op-a steps down", lambda: "canary_leader 0.0" in a.metrics(), timeout=30,
+                   interval=0.1)  # fmt: skip
+        stepped_down = time.monotonic() - hung
+        assert lease_holder(kube, namespace=namespace) == "op-a", "op-b took over first"
+        assert gate.exists() and a.proc is not None and a.proc.poll() is None
+        wait_until("op-b leads", b.is_leader, timeout=30, interval=0.1)
+        took = time.monotonic() - hung
+        assert lease_holder(kube, namespace=namespace) == "op-b"
+
+        # When the renewal returns
+        gate.unlink()
+        released_at = datetime.now(UTC)
+        wait_until("op-a released", lambda: "failpoint before-lease-write: released" in a.log())
+        wait_until("op-a saw op-b in the Lease", lambda: "lost lease" in a.log())
+        wait_until(
+            "op-a read the Lease again after the hang",
+            lambda: select(audit.entries(), user=ident_a.username, since=released_at),
+            timeout=30,
+        )
+        entries = audit.entries()
+        a_writes = [e for e in select(entries, user=ident_a.username, since=hung_at) if e.writes]
+        figure(
+            f"renewal hung: op-a stepped down {stepped_down:.1f} s later (renew deadline 4 s), "
+            f"op-b took over {took:.1f} s later (lease 6 s); op-a writes after the hang: "
+            f"{len(a_writes)}"
+        )
+        assert a_writes == [], a_writes
+        assert not a.is_leader() and b.is_leader()
+        assert lease_holder(kube, namespace=namespace) == "op-b"
+    finally:
+        if gate.exists():
+            gate.unlink()
+        cleanup_a()
+        cleanup_b()
