@@ -10,12 +10,14 @@ over; the last term without a count acts for ever. Actions:
 ``off``               nothing (e.g. ``1*off->sigstop``: let the first hit pass)
 ``sigstop``           the process stops itself (SIGSTOP); a test resumes it with SIGCONT
 ``kill``              the process kills itself (SIGKILL)
-``pause-file:PATH``   this thread waits while PATH exists (a test removes it to release)
+``pause-file:PATH``   this thread waits while PATH exists (a test creates it to arm the
+                      point and removes it to release; no file: the hit passes)
 
 Each hit that acts is logged (``failpoint NAME: ACTION``) before it acts, so a test can
-wait for it. Points (see docs/operator.md): ``before-status-write``, ``before-event-write``,
-``before-route-write``, ``before-finalizer-write`` (after the decision, before the final
-leadership check and the write), ``before-lease-write`` (after the Lease decision).
+wait for it; a pause logs ``released`` when it ends. Points (see docs/operator.md):
+``before-status-write``, ``before-event-write``, ``before-route-write``,
+``before-finalizer-write`` (after the decision, before the final leadership check and the
+write), ``before-lease-write`` (after the Lease decision).
 """
 
 from __future__ import annotations
@@ -128,6 +130,8 @@ class Failpoints:
         term = self._next(name)
         if term is None or term.action == "off":
             return
+        if term.action == "pause-file" and not (term.arg and os.path.exists(term.arg)):
+            return  # no file: nothing to wait for (and nothing to log)
         log.warning("failpoint %s: %s", name, term.describe())
         for handler in logging.getLogger().handlers:
             handler.flush()

@@ -68,10 +68,15 @@ def test_counted_terms_used_up_mean_off() -> None:
     assert fp._next("before-route-write") is None
 
 
-def test_pause_file_blocks_the_thread_until_the_file_goes(tmp_path: Path) -> None:
+def test_pause_file_blocks_the_thread_until_the_file_goes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     gate = tmp_path / "gate"
-    gate.touch()
     fp = Failpoints(parse(f"before-route-write=pause-file:{gate}"))
+    with caplog.at_level("WARNING", logger="canary.failpoints"):
+        fp.hit("before-route-write")  # no file yet: passes, says nothing
+    assert caplog.records == []
+    gate.touch()
     passed = threading.Event()
 
     def writer() -> None:
@@ -85,6 +90,11 @@ def test_pause_file_blocks_the_thread_until_the_file_goes(tmp_path: Path) -> Non
     gate.unlink()
     assert passed.wait(5), "the failpoint did not release when its file was removed"
     t.join(5)
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        f"failpoint before-route-write: pause-file:{gate}",
+        "failpoint before-route-write: released",
+    ]
 
 
 def _child(spec: str) -> subprocess.Popen[str]:
