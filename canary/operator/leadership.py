@@ -156,8 +156,13 @@ class Leadership:
                 self._renewed_at = None  # someone else holds it: stop at once
             return
         failpoints.hit("before-lease-write")
-        if not still_fresh(started, now=self._clock(), max_age=self.timings.retry_period):
-            return  # paused between read and write: what we read is stale, read again
+        # Paused between read and write for longer than the margin a holder keeps before
+        # a takeover is possible (lease duration − renew deadline): read again rather than
+        # send a write decided on what may be stale (it would only get 409, but it must
+        # not reach the API server at all).
+        margin = self.timings.lease_duration - self.timings.renew_deadline
+        if not still_fresh(started, now=self._clock(), max_age=margin):
+            return
         wall = self._wall()
         try:
             if action is LeaseAction.CREATE:

@@ -184,12 +184,15 @@ def test_a_decision_read_before_a_pause_is_not_written() -> None:
     me.tick()
     clock.now += 2
 
-    def paused() -> None:  # the process stops right after the read for longer than a retry
-        clock.now += 3
+    def paused() -> None:  # stopped right after the read for longer than 15 − 10 s
+        clock.now += 5.1
 
     lease.on_get = paused
     me.tick()
     assert lease.writes == [("create", "me")]  # no renewal from the stale read
+    lease.on_get = lambda: setattr(clock, "now", clock.now + 4.9)  # a slow read: still fresh
+    me.tick()
+    assert lease.writes[-1] == ("renew", "me")
 
 
 def test_losing_a_takeover_race_is_not_leadership() -> None:
