@@ -23,7 +23,7 @@ healthy() {   # every recorded component runs and answers its health endpoint
   ) >/dev/null 2>&1
 }
 
-if healthy; then
+if healthy && { [ "${CANARY_AUDIT:-0}" != 1 ] || grep -q '^export AUDIT_LOG=' "$ENV_FILE"; }; then
   echo "already running (env: $ENV_FILE; stop with make cluster-down)"
   exit 0
 fi
@@ -90,8 +90,27 @@ start etcd "$ETCD_BIN" --name canary --data-dir "$LOCAL/etcd" \
 wait_for 30 "etcd /health" sh -c "curl -sf http://127.0.0.1:$ETCD_PORT/health | grep -q '\"health\":\"true\"'"
 
 # --- kube-apiserver --------------------------------------------------------------------
+# CANARY_AUDIT=1: an audit log (Metadata level: who, verb, resource, response code; no
+# bodies) at .local/audit/audit.log, so tests can count the requests of each identity
+# (tests/e2e/audit.py). Recorded in cluster.env as AUDIT_LOG.
+AUDIT_ARGS=()
+AUDIT_LOG=""
+if [ "${CANARY_AUDIT:-0}" = 1 ]; then
+  mkdir -p "$LOCAL/audit"
+  AUDIT_LOG="$LOCAL/audit/audit.log"
+  rm -f "$LOCAL/audit"/audit*.log
+  cat >"$LOCAL/audit/policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+POLICY
+  AUDIT_ARGS=(--audit-policy-file="$LOCAL/audit/policy.yaml" --audit-log-path="$AUDIT_LOG"
+    --audit-log-format=json --audit-log-mode=blocking --audit-log-maxsize=200 --audit-log-maxbackup=1)
+fi
 step "kube-apiserver"
-start kube-apiserver "$KAS_BIN" \
+start kube-apiserver "$KAS_BIN" "${AUDIT_ARGS[@]}" \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
   --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
@@ -169,5 +188,6 @@ export CANARY_LOCAL=$LOCAL
 export CANARY_CACHE=$CANARY_CACHE
 export PROMETHEUS_TARGETS_DIR=$LOCAL/prometheus/targets
 ENV
+if [ -n "$AUDIT_LOG" ]; then echo "export AUDIT_LOG=$AUDIT_LOG" >>"$ENV_FILE.tmp"; fi
 mv "$ENV_FILE.tmp" "$ENV_FILE"
 echo "cluster up in $(( SECONDS - t0 )) s: source $ENV_FILE (logs: $LOGS)"

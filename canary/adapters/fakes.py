@@ -139,6 +139,20 @@ class FakeRollouts:
         self._store((namespace, name), _stamp(new, old=old), "MODIFIED")
         return copy.deepcopy(new)
 
+    def set_finalizers(
+        self, *, namespace: str, name: str, finalizers: Sequence[str], resource_version: str
+    ) -> Obj:
+        old = self.get(namespace=namespace, name=name)
+        if old["metadata"].get("resourceVersion") != resource_version:
+            raise errors.Conflict(f"rollout {namespace}/{name} changed", status=409)
+        new = copy.deepcopy(old)
+        new["metadata"]["finalizers"] = list(finalizers)
+        if not finalizers and new["metadata"].get("deletionTimestamp"):
+            self.delete(namespace=namespace, name=name)  # the last finalizer gone: deleted
+            return new
+        self._store((namespace, name), _stamp(new, old=old), "MODIFIED")
+        return copy.deepcopy(new)
+
     def _store(self, key: tuple[str, str], obj: Obj, type_: str) -> None:
         self.objects[key] = obj
         self._record(type_, obj)

@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import urllib3.exceptions
 from kubernetes import client
@@ -59,6 +60,15 @@ watch: Any = _watch
 
 _ROUTE_PLURALS = {"HTTPRoute": "httproutes", "GRPCRoute": "grpcroutes"}
 
+# Request timeouts (seconds), set once on every ApiClient built here: a call that names no
+# ``_request_timeout`` of its own gets (connect, read) = (CONNECT_TIMEOUT, READ_TIMEOUT).
+# A watch (``watch=true``) gets its own ``timeoutSeconds`` + WATCH_MARGIN as read timeout
+# (no read bound when it asks for none). The Lease passes a shorter one (the renew deadline
+# must not be outlived by a hung call; see canary.operator.leadership).
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+WATCH_MARGIN = 10.0
+
 
 # --------------------------------------------------------------------------- client
 
@@ -74,7 +84,13 @@ def load_api_client(
        so projected, rotating tokens keep working;
     3. in-cluster config (``KUBERNETES_SERVICE_HOST`` and the mounted ServiceAccount);
     4. ``$KUBECONFIG`` or ``~/.kube/config``.
+
+    Every request made through it is bounded in time (see ``with_default_timeouts``).
     """
+    return with_default_timeouts(_load_api_client(kubeconfig=kubeconfig, context=context))
+
+
+def _load_api_client(*, kubeconfig: str | None, context: str | None) -> client.ApiClient:
     try:
         if kubeconfig:
             api: client.ApiClient = config.new_client_from_config(
@@ -98,6 +114,50 @@ def load_api_client(
         return default
     except _config.ConfigException as exc:
         raise errors.KubeError(f"no usable Kubernetes configuration: {exc}") from exc
+
+
+def default_timeout(url: str) -> tuple[float, float | None]:
+    """(connect, read) seconds for a request to ``url`` that names no timeout itself."""
+    query = {k.lower(): v for k, v in parse_qs(urlsplit(url).query).items()}
+    if (query.get("watch") or [""])[0].lower() in ("true", "1"):
+        seconds = query.get("timeoutseconds")
+        try:
+            read = float(seconds[0]) + WATCH_MARGIN if seconds else None
+        except ValueError:
+            read = None
+        return (CONNECT_TIMEOUT, read)
+    return (CONNECT_TIMEOUT, READ_TIMEOUT)
+
+
+def with_default_timeouts(api: client.ApiClient) -> client.ApiClient:
+    """Give every request of ``api`` a timeout unless the call passes ``_request_timeout``.
+
+    The official client sends ``timeout=None`` (wait forever) to urllib3 when a call names
+    none, so a pool-level default would never apply: ``call_api``, through which every
+    generated API method goes, fills it in instead.
+    """
+    hooked: Any = api
+    if getattr(hooked, "_canary_timeouts", False):
+        return api
+    original = hooked.call_api
+
+    def call_api(
+        method: str,
+        url: str,
+        header_params: Any = None,
+        body: Any = None,
+        post_params: Any = None,
+        _request_timeout: Any = None,
+    ) -> Any:
+        if _request_timeout is None:
+            _request_timeout = default_timeout(url)
+        return original(
+            method, url, header_params, body, post_params, _request_timeout=_request_timeout
+        )
+
+    hooked.call_api = call_api
+    hooked._canary_timeouts = True
+    return api
 
 
 def _token_client(*, server: str, token_file: str | None, ca_file: str | None) -> client.ApiClient:
@@ -301,6 +361,25 @@ class KubeRollouts(_Base):
                 PLURAL,
                 name,
                 {"metadata": {"annotations": dict(annotations)}},
+                field_manager=FIELD_MANAGER,
+                _content_type=MERGE_PATCH,
+            )
+        return dict(self._dict(obj))
+
+    def set_finalizers(
+        self, *, namespace: str, name: str, finalizers: Sequence[str], resource_version: str
+    ) -> Obj:
+        """Replace ``metadata.finalizers`` (a merge patch replaces the list whole), guarded by
+        ``resource_version``: another writer in between gets ``Conflict`` (409), not lost."""
+        body = {"metadata": {"finalizers": list(finalizers), "resourceVersion": resource_version}}
+        with _translated(f"set finalizers of {self._what(namespace, name)}"):
+            obj = self._custom.patch_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+                name,
+                body,
                 field_manager=FIELD_MANAGER,
                 _content_type=MERGE_PATCH,
             )

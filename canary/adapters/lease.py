@@ -1,104 +1,115 @@
-"""The coordination.k8s.io Lease behind single-writer election (decision in core.leader)."""
+"""The coordination.k8s.io Lease behind single-writer election: read and write, no decisions.
+
+The decisions (create, renew, take over, stand by; expiry by locally observed time) are in
+``canary.core.leader``; the loop that makes them is ``canary.operator.leadership``. Every
+call here carries its own request timeout (a hung call must end before the renew deadline
+does), and every write of an existing Lease is a ``replace`` carrying the resourceVersion
+it was read at: a concurrent writer gets 409 (``errors.Conflict``) instead of winning twice.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+import urllib3.exceptions
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from canary.core.leader import LeaseAction, LeaseState, decide_lease
+from canary.adapters import errors
+from canary.adapters.kube import translate
+from canary.core.leader import LeaseRecord
 
 
-def _parse_time(value: Any) -> datetime | None:
+def _time_text(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def record_of(lease: Any) -> LeaseRecord:
+    spec = lease.spec
+    return LeaseRecord(
+        holder=spec.holder_identity if spec else None,
+        renew_time=_time_text(spec.renew_time) if spec else None,
+        duration_seconds=spec.lease_duration_seconds if spec else None,
+        resource_version=lease.metadata.resource_version if lease.metadata else None,
+        transitions=(spec.lease_transitions or 0) if spec else 0,
+    )
 
 
 class KubeLease:
-    """Acquire or renew one Lease; every write is guarded by resourceVersion."""
+    """One Lease, read and written with a bounded request time."""
 
     def __init__(
-        self, api_client: client.ApiClient, *, namespace: str, name: str, duration_seconds: int
+        self,
+        api_client: client.ApiClient,
+        *,
+        namespace: str,
+        name: str,
+        duration_seconds: int,
+        request_timeout: float,
     ) -> None:
         self._api = client.CoordinationV1Api(api_client)
         self.namespace = namespace
         self.name = name
         self.duration_seconds = duration_seconds
+        self.request_timeout = request_timeout
 
-    def holder(self) -> str | None:
-        lease: Any
+    def _call(self, what: str, fn: Any, *args: Any) -> Any:
         try:
-            lease = self._api.read_namespaced_lease(self.name, self.namespace)
+            return fn(*args, _request_timeout=self.request_timeout)
         except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return lease.spec.holder_identity if lease.spec else None
+            raise translate(exc, what=f"{what} lease {self.namespace}/{self.name}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise errors.KubeUnavailable(
+                f"{what} lease {self.namespace}/{self.name}: {exc}"
+            ) from exc
 
-    def try_acquire(self, *, identity: str, now: datetime) -> bool:
-        """One round of election; True when ``identity`` holds the Lease afterwards."""
-        lease: Any
+    def get(self) -> tuple[LeaseRecord, Any] | None:
+        """The record and the object to write back, or None when there is no Lease."""
         try:
-            lease = self._api.read_namespaced_lease(self.name, self.namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            lease = None
-        state = None
-        if lease is not None:
-            spec = lease.spec
-            state = LeaseState(
-                holder=spec.holder_identity,
-                renew_time=_parse_time(spec.renew_time),
-                duration_seconds=spec.lease_duration_seconds or self.duration_seconds,
-                transitions=spec.lease_transitions or 0,
-            )
-        action = decide_lease(state, identity=identity, now=now)
-        if action is LeaseAction.STANDBY:
-            return False
-        try:
-            if action is LeaseAction.CREATE:
-                body = client.V1Lease(
-                    metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace),
-                    spec=client.V1LeaseSpec(
-                        holder_identity=identity,
-                        lease_duration_seconds=self.duration_seconds,
-                        acquire_time=now,
-                        renew_time=now,
-                        lease_transitions=0,
-                    ),
-                )
-                self._api.create_namespaced_lease(self.namespace, body)
-                return True
-            assert lease is not None and state is not None
-            lease.spec.renew_time = now
-            lease.spec.lease_duration_seconds = self.duration_seconds
-            if action is LeaseAction.TAKE_OVER:
-                lease.spec.holder_identity = identity
-                lease.spec.acquire_time = now
-                lease.spec.lease_transitions = state.transitions + 1
-            # replace carries metadata.resourceVersion: a concurrent writer gets 409
-            self._api.replace_namespaced_lease(self.name, self.namespace, lease)
-            return True
-        except ApiException as exc:
-            if exc.status in (409, 422):
-                return False
-            raise
+            lease = self._call("read", self._api.read_namespaced_lease, self.name, self.namespace)
+        except errors.NotFound:
+            return None
+        return record_of(lease), lease
 
-    def release(self, *, identity: str) -> None:
-        """Give the Lease up on shutdown so a standby takes over at once."""
-        lease: Any
-        try:
-            lease = self._api.read_namespaced_lease(self.name, self.namespace)
-            if lease.spec.holder_identity != identity:
-                return
-            lease.spec.holder_identity = None
-            lease.spec.renew_time = None
-            self._api.replace_namespaced_lease(self.name, self.namespace, lease)
-        except ApiException:
-            return
+    def create(self, *, identity: str, now: datetime) -> LeaseRecord:
+        body = client.V1Lease(
+            metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace),
+            spec=client.V1LeaseSpec(
+                holder_identity=identity,
+                lease_duration_seconds=self.duration_seconds,
+                acquire_time=now,
+                renew_time=now,
+                lease_transitions=0,
+            ),
+        )
+        created = self._call("create", self._api.create_namespaced_lease, self.namespace, body)
+        return record_of(created)
+
+    def renew(self, lease: Any, *, now: datetime) -> LeaseRecord:
+        lease.spec.renew_time = now
+        lease.spec.lease_duration_seconds = self.duration_seconds
+        return self._replace("renew", lease)
+
+    def take_over(self, lease: Any, *, identity: str, now: datetime) -> LeaseRecord:
+        lease.spec.holder_identity = identity
+        lease.spec.acquire_time = now
+        lease.spec.renew_time = now
+        lease.spec.lease_duration_seconds = self.duration_seconds
+        lease.spec.lease_transitions = (lease.spec.lease_transitions or 0) + 1
+        return self._replace("take over", lease)
+
+    def release(self, lease: Any) -> None:
+        """Give the Lease up (holder and renewTime cleared) so a standby takes over at once."""
+        lease.spec.holder_identity = None
+        lease.spec.renew_time = None
+        self._replace("release", lease)
+
+    def _replace(self, what: str, lease: Any) -> LeaseRecord:
+        # replace carries metadata.resourceVersion: a concurrent writer gets 409
+        written = self._call(
+            what, self._api.replace_namespaced_lease, self.name, self.namespace, lease
+        )
+        return record_of(written)

@@ -33,6 +33,10 @@ class RolloutsPort(Protocol):
         self, *, namespace: str, name: str, annotations: Mapping[str, str | None]
     ) -> Obj: ...  # merge patch of metadata.annotations; None removes a key
 
+    def set_finalizers(
+        self, *, namespace: str, name: str, finalizers: Sequence[str], resource_version: str
+    ) -> Obj: ...  # metadata.finalizers := finalizers, if still at resource_version (Conflict)
+
 
 class RoutesPort(Protocol):
     """HTTPRoute / GRPCRoute objects, and the guarded JSON Patch of their weights."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 
+from canary.core.leader import LeaseTimings
+
 
 @dataclass(frozen=True)
 class OperatorConfig:
@@ -18,7 +20,9 @@ class OperatorConfig:
     log_level: str = "INFO"
     lease_name: str = "canary-operator"
     lease_namespace: str = "default"
-    lease_duration: int = 15  # seconds; a standby takes over within this
+    lease_duration: int = 15  # seconds a standby waits after the last observed renewal
+    lease_renew_deadline: float | None = None  # the holder steps down after; None: 2/3 lease
+    lease_retry_period: float | None = None  # between acquire/renew tries; None: 2/15 lease
     identity: str = field(default_factory=socket.gethostname)
     resync_interval: float = 5.0  # seconds between reconciles of one Rollout
     route_ready_fallback: float = 0.0  # >0: treat routes without status as ready after this
@@ -26,3 +30,8 @@ class OperatorConfig:
     default_min_requests: int = 20  # analysis.minRequests when a Rollout leaves it unset
     kubeconfig: str | None = None
     context: str | None = None
+
+    def lease_timings(self) -> LeaseTimings:
+        return LeaseTimings.derived(
+            float(self.lease_duration), self.lease_renew_deadline, self.lease_retry_period
+        )

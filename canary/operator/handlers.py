@@ -1,91 +1,70 @@
-"""kopf glue: register the handlers, log in, hold the Lease, serve /metrics.
+"""kopf glue: watch Rollouts, log in, hold the Lease, run the passes, serve /metrics.
 
-Handlers only turn timers and deletions into ``Reconciler`` calls; every decision is made
-by ``canary.core.machine.decide``. One timer per Rollout re-asserts the full desired state
-every ``resync_interval`` (level-triggered), and only the Lease holder writes anything.
+kopf only *watches* here (one ``on.event`` handler); it writes nothing. Its timers and
+delete handlers would attach kopf's finalizer to every Rollout and store retry progress
+in annotations — writes a standby would make too, and that no leadership check can guard.
+Instead (see ``canary.operator.resync``) every known Rollout gets one pass every
+``resync_interval`` — at once for a new Rollout, a new command, a deletion, or when the
+Lease is gained — and only the Lease holder runs passes. A pass (:class:`Controller`):
+
+* keeps our finalizer ``canary.dev/restore-route`` on the Rollout;
+* reconciles (every decision is ``canary.core.machine.decide``'s);
+* on deletion, lets the machine restore the route (``Reconciler.finalize``) and removes
+  the finalizer once that is live and served.
+
+Every write goes through ports that pass a failpoint and ``Leadership.guard()`` right
+before the request (``canary.operator.leadership``): a process that lost the Lease, even
+in the middle of a pass, writes nothing.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import kopf
 from prometheus_client import start_http_server
 
-from canary.adapters.errors import AdapterError
-from canary.adapters.kube import load_api_client
+from canary.adapters.errors import AdapterError, NotFound
+from canary.adapters.kube import CONNECT_TIMEOUT, READ_TIMEOUT, load_api_client
 from canary.adapters.lease import KubeLease
 from canary.adapters.traefik import TraefikApiError
+from canary.core.leader import LeaseTimings
 from canary.core.models import GROUP, PLURAL, VERSION
 from canary.core.phases import COMMAND_ID_ANNOTATION
-from canary.operator import selfmetrics
+from canary.operator import failpoints, selfmetrics
 from canary.operator.config import OperatorConfig
+from canary.operator.leadership import (
+    GuardedEvents,
+    GuardedRollouts,
+    GuardedRoutes,
+    Leadership,
+    NotLeader,
+)
 from canary.operator.reconcile import Reconciler
+from canary.operator.resync import Key, Resync
 
 log = logging.getLogger("canary.operator")
 
+FINALIZER = "canary.dev/restore-route"
+# kopf's own finalizer name: never on any object, and no kopf handler needs one, so kopf
+# neither adds nor removes finalizers (ours above is written by the Controller, guarded).
+KOPF_FINALIZER = "kopf.canary.dev/unused"
 
-class Leadership:
-    """Keeps trying to hold the Lease in a background thread; ``is_leader`` is cheap."""
-
-    def __init__(self, lease: KubeLease, *, identity: str) -> None:
-        self._lease = lease
-        self._identity = identity
-        self._leader = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="canary-lease", daemon=True)
-
-    @property
-    def is_leader(self) -> bool:
-        return self._leader
-
-    def start(self) -> None:
-        self._tick()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._leader:
-            self._lease.release(identity=self._identity)
-        self._leader = False
-
-    def _tick(self) -> None:
-        try:
-            leader = self._lease.try_acquire(identity=self._identity, now=datetime.now(UTC))
-        except Exception as exc:  # the API server is away: stop writing until we know
-            log.warning("lease %s: %s", self._lease.name, exc)
-            leader = False
-        if leader != self._leader:
-            log.info(
-                "%s lease %s/%s as %s",
-                "acquired" if leader else "lost",
-                self._lease.namespace,
-                self._lease.name,
-                self._identity,
-            )
-        self._leader = leader
-        selfmetrics.LEADER.set(1 if leader else 0)
-
-    def _loop(self) -> None:
-        period = max(1.0, self._lease.duration_seconds / 3)
-        while not self._stop.wait(period):
-            self._tick()
+RETRY_DELAY = 2.0  # seconds before a pass that failed (API server, Traefik, bad data) reruns
+DELETE_DELAY = 1.0  # seconds between passes while a deletion waits for the restore
+WATCH_SERVER_TIMEOUT = (
+    300  # kopf's watch: the API server ends each watch after this (int: sent as timeoutSeconds)
+)
+WATCH_CLIENT_MARGIN = 30.0  # ... and the client gives up this much later
 
 
-@contextmanager
-def _handler_errors() -> Iterator[None]:
-    """Translate our errors to kopf's at the handler edge (STYLE: only here)."""
-    try:
-        yield
-    except (AdapterError, TraefikApiError, ValueError) as exc:
-        log.warning("reconcile failed, retrying: %s", exc)
-        raise kopf.TemporaryError(str(exc), delay=2) from exc
+def lease_request_timeout(timings: LeaseTimings) -> float:
+    """Each Lease request ends well within the renew deadline (at most 5 s)."""
+    return max(0.5, min(timings.renew_deadline / 2, 5.0))
 
 
 def _needs_prompt_reconcile(body: Mapping[str, Any]) -> bool:
@@ -99,42 +78,127 @@ def _needs_prompt_reconcile(body: Mapping[str, Any]) -> bool:
     return bool(command_id) and command_id != acked
 
 
-class Peers:
-    """The Rollouts of a namespace, from a kopf index (watch-backed, filled before any
-    handler runs): what one-owner-per-rule compares a Rollout with."""
-
-    def __init__(self) -> None:
-        self.index: Mapping[str, Any] | None = None
-
-    def bind(self, index: Mapping[str, Any]) -> None:
-        self.index = index
-
-    def __call__(self, namespace: str) -> list[dict[str, Any]]:
-        if self.index is None:
-            return []
-        for _ in range(3):  # the index changes under us on the event loop: copy, retry
-            try:
-                return [dict(v) for v in self.index.get(namespace, ())]
-            except RuntimeError:
-                continue
-        return []
-
-
-def peer_view(body: Mapping[str, Any]) -> dict[str, Any]:
-    """What ownership needs of a Rollout (canary.core.ownership.claim_of)."""
+def _key(body: Mapping[str, Any]) -> Key:
     meta = body.get("metadata") or {}
-    status = body.get("status") or {}
-    return {
-        "metadata": {
-            "name": meta.get("name"),
-            "creationTimestamp": meta.get("creationTimestamp"),
-            "deletionTimestamp": meta.get("deletionTimestamp"),
-        },
-        "spec": dict(body.get("spec") or {}),
-        "status": {
-            k: status[k] for k in ("phase", "lastAppliedWeights", "conditions") if k in status
-        },
-    }
+    return str(meta.get("namespace", "")), str(meta.get("name", ""))
+
+
+class WriteCheck(Protocol):
+    def may_write(self) -> bool: ...
+
+
+class ResyncPort(Protocol):
+    def upsert(self, key: Key, body: dict[str, Any], *, prompt: bool = False) -> None: ...
+
+    def forget(self, key: Key) -> None: ...
+
+
+class Controller:
+    """What happens to one Rollout on a watch event and on each pass."""
+
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        leadership: WriteCheck,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.reconciler = reconciler
+        self.leadership = leadership
+        self._clock = clock
+        self.resync: ResyncPort | None = None
+        self._deleting: set[Key] = set()
+
+    # -- the watch ----------------------------------------------------------------------
+
+    def on_event(self, event: Mapping[str, Any]) -> None:
+        """kopf's ``on.event``: remember the Rollout; prompt a pass when it needs one now.
+
+        Reads only: a standby keeps its list current so it can act the moment it leads.
+        """
+        body = event.get("object") or {}
+        if not isinstance(body, dict) or self.resync is None:
+            return
+        key = _key(body)
+        if event.get("type") == "DELETED":
+            self.resync.forget(key)
+            self._deleting.discard(key)
+            return
+        deleting = bool(body.get("metadata", {}).get("deletionTimestamp"))
+        prompt = _needs_prompt_reconcile(body) or (deleting and key not in self._deleting)
+        if deleting:
+            self._deleting.add(key)
+        self.resync.upsert(key, dict(body), prompt=prompt)
+
+    # -- one pass -----------------------------------------------------------------------
+
+    def run_pass(self, body: dict[str, Any]) -> float | None:
+        """Reconcile (or finalize) one Rollout; the delay until its next pass (None: usual).
+
+        A standby returns at once: it reads nothing and writes nothing.
+        """
+        if not self.leadership.may_write():
+            return None
+        ns, name = _key(body)
+        try:
+            if body.get("metadata", {}).get("deletionTimestamp"):
+                return self._finalize(body)
+            self._ensure_finalizer(body)
+            self.reconciler.reconcile(body, now=self._clock())
+            return None
+        except NotLeader as exc:
+            log.info("%s/%s: stopped before a write: %s", ns, name, exc)
+            return None
+        except (AdapterError, TraefikApiError, ValueError) as exc:
+            log.warning("%s/%s: reconcile failed, retrying: %s", ns, name, exc)
+            return RETRY_DELAY
+
+    def _ensure_finalizer(self, body: dict[str, Any]) -> None:
+        if FINALIZER in (body.get("metadata", {}).get("finalizers") or []):
+            return
+        ns, name = _key(body)
+        fresh = self.reconciler.rollouts.get(namespace=ns, name=name)
+        meta = fresh["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        if FINALIZER in finalizers or meta.get("deletionTimestamp"):
+            return
+        self.reconciler.rollouts.set_finalizers(
+            namespace=ns,
+            name=name,
+            finalizers=[*finalizers, FINALIZER],
+            resource_version=str(meta.get("resourceVersion", "")),
+        )
+
+    def _finalize(self, body: dict[str, Any]) -> float | None:
+        ns, name = _key(body)
+        if FINALIZER not in (body.get("metadata", {}).get("finalizers") or []):
+            return None  # not ours to hold (anymore)
+        if not self.reconciler.finalize(body, now=self._clock()):
+            return DELETE_DELAY  # keep the finalizer until the gateway serves the restore
+        try:
+            fresh = self.reconciler.rollouts.get(namespace=ns, name=name)
+        except NotFound:
+            return None
+        meta = fresh["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        if FINALIZER in finalizers:
+            self.reconciler.rollouts.set_finalizers(
+                namespace=ns,
+                name=name,
+                finalizers=[f for f in finalizers if f != FINALIZER],
+                resource_version=str(meta.get("resourceVersion", "")),
+            )
+            log.info("%s/%s: route restored; finalizer removed", ns, name)
+        selfmetrics.forget(ns, name)
+        return None
+
+
+def guard_writes(reconciler: Reconciler, leadership: Leadership) -> Reconciler:
+    """Make every write of ``reconciler`` pass its failpoint and the leadership check."""
+    reconciler.rollouts = GuardedRollouts(reconciler.rollouts, leadership.guard)
+    reconciler.routes = GuardedRoutes(reconciler.routes, leadership.guard)
+    reconciler.events = GuardedEvents(reconciler.events, leadership.guard)
+    return reconciler
 
 
 def _connection_info(config: OperatorConfig) -> kopf.ConnectionInfo:
@@ -158,35 +222,64 @@ def _connection_info(config: OperatorConfig) -> kopf.ConnectionInfo:
     )
 
 
+def configure_kopf(settings: kopf.OperatorSettings) -> None:
+    """kopf watches and writes nothing; every call it makes is bounded in time."""
+    settings.persistence.finalizer = KOPF_FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix="kopf.canary.dev"
+    )
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="kopf.canary.dev"
+    )
+    settings.posting.enabled = False  # our Events go through the guarded port
+    settings.watching.server_timeout = WATCH_SERVER_TIMEOUT
+    settings.watching.client_timeout = WATCH_SERVER_TIMEOUT + WATCH_CLIENT_MARGIN
+    settings.watching.connect_timeout = CONNECT_TIMEOUT
+    settings.networking.request_timeout = READ_TIMEOUT
+    settings.networking.connect_timeout = CONNECT_TIMEOUT
+    settings.execution.max_workers = 4  # the on.event handler only records and wakes
+
+
 def run_operator(config: OperatorConfig) -> None:
     """Register the handlers with kopf and run until SIGTERM/SIGINT."""
+    failpoints.configure(failpoints.Failpoints.from_env())
+    timings = config.lease_timings()
     api_client = load_api_client(kubeconfig=config.kubeconfig, context=config.context)
-    peers = Peers()
-    reconciler = Reconciler.from_api_client(api_client, config=config, peers=peers)
-    leadership = Leadership(
-        KubeLease(
-            api_client,
-            namespace=config.lease_namespace,
-            name=config.lease_name,
-            duration_seconds=config.lease_duration,
-        ),
-        identity=config.identity,
+    lease = KubeLease(
+        api_client,
+        namespace=config.lease_namespace,
+        name=config.lease_name,
+        duration_seconds=max(1, round(timings.lease_duration)),
+        request_timeout=lease_request_timeout(timings),
     )
+    holder: list[Resync] = []
+
+    def changed(leader: bool) -> None:
+        if leader and holder:
+            holder[0].wake_all()
+
+    leadership = Leadership(lease, identity=config.identity, timings=timings, on_change=changed)
+    selfmetrics.LEADER.set_function(lambda: 1.0 if leadership.may_write() else 0.0)
+    # one owner per rule: the Rollouts of a namespace as the watch last showed them
+    reconciler = guard_writes(
+        Reconciler.from_api_client(
+            api_client,
+            config=config,
+            peers=lambda ns: holder[0].bodies_in(ns) if holder else [],
+        ),
+        leadership,
+    )
+    controller = Controller(reconciler, leadership)
+    resync = Resync(
+        controller.run_pass, interval=config.resync_interval, active=leadership.may_write
+    )
+    controller.resync = resync
+    holder.append(resync)
     registry = kopf.OperatorRegistry()
 
     @kopf.on.startup(registry=registry)
     def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-        # kopf's own state goes to annotations (a structural schema would prune status).
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-            prefix="kopf.canary.dev"
-        )
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix="kopf.canary.dev"
-        )
-        settings.persistence.finalizer = "canary.dev/restore-route"
-        settings.posting.level = logging.WARNING
-        settings.watching.server_timeout = 300
-        settings.execution.max_workers = 8
+        configure_kopf(settings)
         if config.metrics_port:
             try:
                 start_http_server(config.metrics_port, addr=config.health_host)
@@ -195,62 +288,31 @@ def run_operator(config: OperatorConfig) -> None:
                     f"cannot serve /metrics on {config.health_host}:{config.metrics_port}: {exc}"
                 ) from exc
         leadership.start()
+        resync.start()
         log.info(
-            "canary operator %s: namespaces=%s lease=%s/%s",
+            "canary operator %s: namespaces=%s lease=%s/%s (duration %g s, renew deadline "
+            "%g s, retry %g s)",
             config.identity,
             ",".join(config.namespaces) or "*",
             config.lease_namespace,
             config.lease_name,
+            timings.lease_duration,
+            timings.renew_deadline,
+            timings.retry_period,
         )
 
     @kopf.on.cleanup(registry=registry)
     def cleanup(**_: Any) -> None:
+        resync.stop()
         leadership.stop()
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
         return _connection_info(config)
 
-    @kopf.index(GROUP, VERSION, PLURAL, registry=registry, id="rollout_peers")
-    def rollouts_by_namespace(body: kopf.Body, **_: Any) -> dict[str, Any]:
-        return {body.get("metadata", {}).get("namespace", ""): peer_view(body)}
-
-    @kopf.timer(
-        GROUP, VERSION, PLURAL, interval=config.resync_interval, registry=registry, id="resync"
-    )
-    def resync(body: kopf.Body, **kw: Any) -> None:
-        peers.bind(kw["rollout_peers"])  # kopf passes every index by its name
-        if not leadership.is_leader:
-            return
-        with _handler_errors():
-            reconciler.reconcile(dict(body), now=datetime.now(UTC))
-
-    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="prompt")
-    def changed(event: kopf.RawEvent, **kw: Any) -> None:
-        peers.bind(kw["rollout_peers"])
-        # React at once to a new Rollout or a new command instead of at the next timer
-        # tick (the timer alone would add up to resync_interval to every gate).
-        if not leadership.is_leader or event.get("type") not in ("ADDED", "MODIFIED"):
-            return
-        body = event.get("object") or {}
-        if body.get("metadata", {}).get("deletionTimestamp"):
-            return
-        if not _needs_prompt_reconcile(body):
-            return
-        with _handler_errors():
-            reconciler.reconcile(dict(body), now=datetime.now(UTC))
-
-    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="restore-route")
-    def deleted(body: kopf.Body, **_: Any) -> None:
-        # Standbys must not let the finalizer go before the leader restored the route.
-        if not leadership.is_leader:
-            raise kopf.TemporaryError("not the Lease holder; waiting for it", delay=2)
-        with _handler_errors():
-            done = reconciler.finalize(dict(body), now=datetime.now(UTC))
-        if not done:  # keep the finalizer until the gateway serves stable 100 / canary 0
-            raise kopf.TemporaryError("waiting for the restore to be live and served", delay=1)
-        ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
-        selfmetrics.forget(ns, name)
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="track")
+    def track(event: kopf.RawEvent, **_: Any) -> None:
+        controller.on_event(event)
 
     started = time.monotonic()
     try:
@@ -262,5 +324,6 @@ def run_operator(config: OperatorConfig) -> None:
             liveness_endpoint=f"http://{config.health_host}:{config.health_port}/healthz",
         )
     finally:
+        resync.stop()
         leadership.stop()
         log.info("operator stopped after %.0f s", time.monotonic() - started)

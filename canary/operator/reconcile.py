@@ -109,7 +109,7 @@ class Reconciler:
     ) -> Plan | None:
         """One pass. Decides from a fresh read, never from kopf's cached copy: a watch that
         lags behind our own last status write would otherwise replay an older step.
-        ``deleting``: the delete handler's pass (the restore), whatever the read says."""
+        ``deleting``: the finalizing pass (the restore), whatever the read says."""
         meta = body.get("metadata") or {}
         ns, name = meta.get("namespace", ""), meta.get("name", "")
         with self.locks[(ns, name)]:

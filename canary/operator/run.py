@@ -13,6 +13,8 @@ import click
 
 from canary.core.durations import DurationError, parse_duration
 from canary.operator.config import OperatorConfig
+from canary.operator.failpoints import ENV as FAILPOINTS_ENV
+from canary.operator.failpoints import FailpointError, Failpoints
 
 FC = TypeVar("FC", bound=Callable[..., Any] | click.Command)
 
@@ -104,7 +106,22 @@ def register_run(group: click.Group) -> None:
         type=int,
         default=15,
         show_default=True,
-        help="Seconds; a standby takes over within this after the holder stops.",
+        help="Seconds a standby waits, from when it last saw the Lease change, before it "
+        "takes over.",
+    )
+    @option(
+        "--lease-renew-deadline",
+        type=float,
+        default=None,
+        help="Seconds; the holder stops writing when its last renewal is older "
+        "(must be < --lease-duration). Default: 2/3 of --lease-duration (10 for 15).",
+    )
+    @option(
+        "--lease-retry-period",
+        type=float,
+        default=None,
+        help="Seconds between tries to acquire or renew the Lease. "
+        "Default: 2/15 of --lease-duration (2 for 15).",
     )
     @option("--identity", envvar="POD_NAME", help="Lease holder identity. Default: hostname-pid.")
     @option(
@@ -142,7 +159,11 @@ def register_run(group: click.Group) -> None:
     @option("--kubeconfig", default=None, help="Path to a kubeconfig (default $KUBECONFIG).")
     @option("--context", default=None, help="kubeconfig context.")
     def run_cmd(**kw: Any) -> None:
-        """Run the operator (kopf): walk Rollouts through their steps."""
+        """Run the operator (kopf): walk Rollouts through their steps.
+
+        Only the Lease holder writes (docs/operator.md). For tests only: CANARY_FAILPOINTS
+        pauses or kills the process at named points; unset in production.
+        """
         namespaces = tuple(kw.pop("namespaces") or ())
         if not namespaces and os.environ.get("CANARY_WATCH_NAMESPACES"):
             namespaces = tuple(
@@ -154,6 +175,16 @@ def register_run(group: click.Group) -> None:
             raise click.BadParameter(str(exc), param_hint="--default-interval") from exc
         identity = kw.pop("identity") or f"{os.uname().nodename}-{os.getpid()}"
         config = OperatorConfig(namespaces=namespaces, identity=str(identity), **kw)
+        problems = config.lease_timings().problems()
+        if problems:
+            raise click.BadParameter(
+                "; ".join(problems),
+                param_hint="--lease-duration/--lease-renew-deadline/--lease-retry-period",
+            )
+        try:
+            Failpoints.from_env()
+        except FailpointError as exc:
+            raise click.BadParameter(str(exc), param_hint=FAILPOINTS_ENV) from exc
         _setup_logging(config.log_format, config.log_level)
         from canary.operator.handlers import run_operator
 

@@ -62,9 +62,9 @@ Rendered into the ClusterRole (all namespaces) or into one Role per watched name
 Nothing on secrets, configmaps, pods or workloads.
 */}}
 {{- define "canary.namespacedRules" -}}
-# Rollouts: kopf lists and watches them; the operator patches annotations (kopf's
-# progress storage, command acknowledgements) and finalizers with merge patches.
-# No update/delete: kopf adds and removes finalizers by patch.
+# Rollouts: kopf lists and watches them (it writes nothing); the operator adds and
+# removes its finalizer and acknowledges commands with merge patches.
+# No update/delete.
 - apiGroups: [canary.dev]
   resources: [rollouts]
   verbs: [get, list, watch, patch]
@@ -91,8 +91,7 @@ Nothing on secrets, configmaps, pods or workloads.
 - apiGroups: [discovery.k8s.io]
   resources: [endpointslices]
   verbs: [get, list, watch]
-# Events on Rollouts (kopf posts core/v1 Events; the operator's own ones are the
-# per-decision log lines). patch: a repeated event bumps the count of the existing one.
+# Events on Rollouts (the operator's own, one per decision; kopf posts none). patch: a repeated event bumps the count of the existing one.
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]

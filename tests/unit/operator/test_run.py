@@ -49,3 +49,39 @@ def test_json_logs_are_json(capsys: pytest.CaptureFixture[str]) -> None:
         assert entry["level"] == "INFO" and entry["logger"] == "canary.test"
     finally:
         root.handlers[:], root.level = saved[0], saved[1]
+
+
+def _invoke(args: list[str], env: dict[str, str] | None = None) -> click.testing.Result:
+    from click.testing import CliRunner
+
+    group = click.Group()
+    register_run(group)
+    return CliRunner().invoke(group, ["run", *args], env=env)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lease-duration", "10", "--lease-renew-deadline", "10"], "must be greater than the"),
+        (["--lease-renew-deadline", "2", "--lease-retry-period", "2"], "1.2 × the retry period"),
+        (["--lease-retry-period", "0"], "must be > 0"),
+    ],
+)
+def test_unsafe_lease_timings_are_refused_before_anything_runs(
+    args: list[str], message: str
+) -> None:
+    result = _invoke(args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "--lease-duration" in result.output
+
+
+def test_a_malformed_failpoint_spec_is_refused_naming_the_variable() -> None:
+    result = _invoke([], env={"CANARY_FAILPOINTS": "before-route-write=explode"})
+    assert result.exit_code == 2, result.output
+    assert "CANARY_FAILPOINTS" in result.output and "explode" in result.output
+
+
+def test_help_documents_the_lease_timings() -> None:
+    out = _invoke(["--help"]).output
+    for flag in ("--lease-duration", "--lease-renew-deadline", "--lease-retry-period"):
+        assert flag in out
