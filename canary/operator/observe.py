@@ -26,7 +26,7 @@ from canary.core.patching import live_weights, weight_of
 from canary.core.phases import Phase
 from canary.core.readiness import route_readiness
 from canary.core.results import AnalysisResult, MetricResult, Sample
-from canary.core.routing import BackendKey, InputError, RoutingError, build_table
+from canary.core.routing import BackendKey, Table, build_table
 from canary.core.routing import effective_canary_share as evaluator_share
 from canary.core.rules import InvalidRollout, ResolvedRoute, resolve_rules
 from canary.core.schedule import analysis_window, rfc3339, seconds_since
@@ -83,6 +83,7 @@ class Observer:
     _configured: dict[tuple[str, str], tuple[str | None, datetime]] = field(
         default_factory=dict, repr=False
     )
+    _skipped_noted: set[str] = field(default_factory=set, repr=False)  # logged already
 
     def observe(self, rollout: Rollout, status: RolloutStatus, *, now: datetime) -> Observation:
         ns = rollout.metadata.namespace
@@ -166,9 +167,12 @@ class Observer:
         spec, ns = rollout.spec, rollout.metadata.namespace
         try:
             docs = self.cluster.snapshot(namespaces=self.cluster_namespaces)
-            table = build_table(docs)
-        except (AdapterError, InputError, RoutingError) as exc:
-            return None, False, f"cannot evaluate the routes: {exc}"
+        except AdapterError as exc:
+            return None, False, f"cannot read the routes: {exc}"
+        # An object the evaluator cannot parse is skipped; only Rollouts whose routes
+        # need it see it as their culprit (core/routing/isolation.py).
+        table = build_table(docs, skip_invalid=True)
+        self._note_skipped(table)
 
         def key(ref: Any) -> BackendKey:
             return BackendKey(ref.name, ref.port, ref.namespace, ref.kind, ref.group)
@@ -188,6 +192,13 @@ class Observer:
             if not result.verified:
                 return min(shares), False, result.culprit or f"{r.label}: split not verified"
         return (min(shares) if shares else None), True, None
+
+    def _note_skipped(self, table: Table) -> None:
+        """Log each skipped object once (while it stays broken), not every reconcile."""
+        now = {f"{s.ref}: {s.error}" for s in table.objects.skipped if not s.harmless}
+        for line in sorted(now - self._skipped_noted):
+            log.warning("route evaluator skips %s", line)
+        self._skipped_noted = now
 
     # -- traffic and analysis --------------------------------------------------------
 

@@ -41,14 +41,26 @@ _FILTER_FIELD = {
 }
 _SERVICE_RE = re.compile(r"(?i)^\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$")
 _METHOD_RE = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
+_POSIX_CLASS = re.compile(r"\[:[a-z]+:\]")  # RE2's [[:alpha:]]; Python re reads a set
 _DEFAULT_MATCH = o.HTTPMatch(o.PathMatch.of(o.PATH_PREFIX, "/"))
 
 
 def _regex(doc: Doc, value: str, path: str) -> re.Pattern[str]:
+    """Compile with Python ``re``; Gateway implementations use RE2 or PCRE, so a pattern
+    valid there may fail here (``\\pL``) — an :class:`InputError` either way, never an
+    ``OverflowError`` (``a{99999999999}``) or ``RecursionError`` escaping the parser."""
+    if _POSIX_CLASS.search(value):
+        raise doc.fail(
+            path,
+            "invalid regular expression for the evaluator's dialect (Python re): POSIX "
+            "classes such as [[:alpha:]] mean a plain character set there",
+        )
     try:
         return re.compile(value)
-    except re.error as exc:
-        raise doc.fail(path, f"invalid regular expression: {exc}") from exc
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise doc.fail(
+            path, f"invalid regular expression for the evaluator's dialect (Python re): {exc}"
+        ) from exc
 
 
 def parse_rules(doc: Doc, kind: str, spec: Mapping[str, Any]) -> tuple[o.Rule, ...]:
