@@ -8,6 +8,7 @@ be established stays ``None`` and the state machine decides what that means.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,6 +85,8 @@ class Observer:
         default_factory=dict, repr=False
     )
     _skipped_noted: set[str] = field(default_factory=set, repr=False)  # logged already
+    check_budget: float = 30.0  # seconds for all Prometheus queries of one check; 0: none
+    clock: Callable[[], float] = time.monotonic  # for the budget only (decisions use now)
 
     def observe(self, rollout: Rollout, status: RolloutStatus, *, now: datetime) -> Observation:
         ns = rollout.metadata.namespace
@@ -202,6 +205,10 @@ class Observer:
 
     # -- traffic and analysis --------------------------------------------------------
 
+    def _deadline(self) -> float | None:
+        """The end of one check's Prometheus budget (``clock`` time), None: unbounded."""
+        return self.clock() + self.check_budget if self.check_budget > 0 else None
+
     def _targets(self, res: Resolved) -> list[Target]:
         return [
             Target(
@@ -264,6 +271,7 @@ class Observer:
         flavor: Flavor = next((m.flavor for m in spec.analysis.metrics if m.template), "traefik")
         window = prometheus_duration(float(int(min(since - 1.0, 300.0))))
         counts: dict[str, float] = {}
+        deadline = self._deadline()
         try:
             for side, ref in (("canary", spec.canary), ("stable", spec.stable)):
                 q = request_count(
@@ -273,7 +281,7 @@ class Observer:
                     backend=Backend(ref.name, ref.namespace or ns, side),
                     interval=window,
                 )
-                sample = metrics.query(promql=q, at=now.timestamp())
+                sample = metrics.query(promql=q, at=now.timestamp(), deadline=deadline)
                 counts[side] = 0.0 if sample.empty or sample.value is None else sample.value
         except (MetricsError, TemplateError) as exc:
             log.debug("observed share: %s", exc)
@@ -307,12 +315,22 @@ class Observer:
             return summarize(results, time=stamp)
         samples: dict[tuple[str, str], tuple[Sample, Sample, str]] = {}
         errors: dict[str, tuple[str, str]] = {}
+        deadline = self._deadline()
         for q in planned:
+            if q.metric in errors:
+                continue  # the metric is an error already: its other queries change nothing
+            if deadline is not None and self.clock() >= deadline:
+                errors[q.metric] = (
+                    q.value,
+                    f"check budget of {self.check_budget:g}s (all queries of one check) "
+                    "ran out before this metric was queried",
+                )
+                continue
             try:
-                value = metrics.query(promql=q.value, at=now.timestamp())
-                requests = metrics.query(promql=q.requests, at=now.timestamp())
+                value = metrics.query(promql=q.value, at=now.timestamp(), deadline=deadline)
+                requests = metrics.query(promql=q.requests, at=now.timestamp(), deadline=deadline)
             except MetricsError as exc:
-                errors.setdefault(q.metric, (q.value, str(exc)))
+                errors[q.metric] = (q.value, str(exc))
                 continue
             samples[(q.metric, q.side)] = (value, requests, q.value)
         results = []
