@@ -342,3 +342,36 @@ def test_mutated_documents_never_crash_the_build(edits: list[tuple[Any, Any]]) -
         build_table(copy.deepcopy(docs))
     _seed_share(docs)  # the lenient build and the question never raise
     lint_routes(build_table(docs, skip_invalid=True))
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"/(\w+)+x", r"/(.*)*x", r"/([a-z]+)*\d", r"/(?:a|b+)+c", r"/(a{2,5})+"]
+)
+def test_nested_unbounded_repetition_is_refused_not_run(pattern: str) -> None:
+    """Python re takes seconds to minutes on a ~20 character near-miss of these (RE2 is
+    linear): refused at parse time, so a route written so is skipped, never evaluated."""
+    doc = route("r", rule(backend("a"), matches=[{"path": {"type": "RegularExpression",
+                                                         "value": pattern}}]))  # fmt: skip
+    with pytest.raises(InputError, match="repetition inside an unbounded repetition"):
+        build_table([gateway(), doc])
+    header = route("h", rule(backend("a"), matches=[{"headers": [
+        {"type": "RegularExpression", "name": "x", "value": pattern}]}]))  # fmt: skip
+    with pytest.raises(InputError, match=r"headers\[0\]\.value"):
+        build_table([gateway(), header])
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"/api/v[0-9]+", r"/(a|b)+", r"/users/[0-9]+/orders(/.*)?", r"/x{2,}(y+){3}"]
+)
+def test_ordinary_regexes_are_still_evaluated(pattern: str) -> None:
+    doc = route("r", rule(backend("a"), matches=[{"path": {"type": "RegularExpression",
+                                                         "value": pattern}}]))  # fmt: skip
+    assert build_table([gateway(), doc]).objects.skipped == ()
+
+
+def test_a_backtracking_neighbour_is_named_instead_of_stalling_the_check() -> None:
+    evil = _re2_route(hostnames=["api.example.com"])
+    evil["spec"]["rules"][0]["matches"][0]["path"]["value"] = r"/(\w+)+x"
+    _, share = _seed_share([*seed_docs(), evil])
+    assert not share.verified and share.culprit is not None
+    assert "HTTPRoute default/re2" in share.culprit and "unbounded repetition" in share.culprit
