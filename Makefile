@@ -40,6 +40,21 @@ e2e: venv tools ## e2e tests on the real local control plane (started when absen
 
 test: lint unit e2e ## every test: lint, unit, e2e
 
+# The declared minimum versions are real: a separate venv with every `>=` floor of
+# pyproject.toml pinned (hack/floors.py → pip --constraint), then the unit tests there.
+FLOORS_VENV ?= .venv-floors
+.PHONY: floors
+floors: ## unit tests against the floors of pyproject.toml (separate venv .venv-floors)
+	@s=$$SECONDS; rm -rf $(FLOORS_VENV) && $(PYTHON) -m venv $(FLOORS_VENV) \
+	  && $(FLOORS_VENV)/bin/pip install -q --upgrade pip \
+	  && $(PYTHON) hack/floors.py > $(FLOORS_VENV)/floors.txt \
+	  && $(FLOORS_VENV)/bin/pip install -q -c $(FLOORS_VENV)/floors.txt -e . \
+	     $$($(PYTHON) hack/floors.py --test-runners) \
+	  && $(FLOORS_VENV)/bin/pip freeze --exclude-editable \
+	     | grep -iE "^($$(cut -d= -f1 $(FLOORS_VENV)/floors.txt | paste -sd'|'))==" \
+	  && $(FLOORS_VENV)/bin/python -m pytest tests/unit -q -m 'not e2e' -p no:cacheprovider; \
+	  rc=$$?; echo "== floors: $$((SECONDS - s)) s"; exit $$rc
+
 crds: venv ## regenerate crds/rollout.yaml (and the chart's copy) from the models
 	$(PY) -m canary.core.crdgen > crds/rollout.yaml
 	mkdir -p chart/crds && cp crds/rollout.yaml chart/crds/rollout.yaml

@@ -339,10 +339,14 @@ class FakeMetrics:
     def __init__(self, scripts: Mapping[str, Script] | None = None) -> None:
         self.scripts: dict[str, Script] = dict(scripts or {})
         self.queries: list[tuple[str, float | None]] = []
+        self.deadlines: list[float | None] = []  # the deadline each query was given
         self._calls: dict[str, int] = {}
 
-    def query(self, *, promql: str, at: float | None = None) -> Sample:
+    def query(
+        self, *, promql: str, at: float | None = None, deadline: float | None = None
+    ) -> Sample:
         self.queries.append((promql, at))
+        self.deadlines.append(deadline)
         keys = sorted((k for k in self.scripts if k in promql), key=len, reverse=True)
         if not keys:
             raise errors.MetricsError(f"FakeMetrics: no script matches {promql!r}")

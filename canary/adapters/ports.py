@@ -63,6 +63,12 @@ class EventsPort(Protocol):
 
 
 class MetricsPort(Protocol):
-    """Instant PromQL queries. An empty result is ``Sample(empty=True)``, not an error."""
+    """Instant PromQL queries. An empty result is ``Sample(empty=True)``, not an error.
 
-    def query(self, *, promql: str, at: float | None = None) -> Sample: ...  # MetricsError
+    ``deadline``: a ``time.monotonic()`` value by which the answer is needed (the end of
+    the check's budget); past it the query fails with ``MetricsError`` instead of waiting.
+    """
+
+    def query(
+        self, *, promql: str, at: float | None = None, deadline: float | None = None
+    ) -> Sample: ...  # MetricsError

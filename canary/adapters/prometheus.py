@@ -16,6 +16,15 @@ naming the count rather than a silent sum or pick.
 Retries: connection errors, timeouts, 429 and 5xx are retried by tenacity (bounded,
 exponential backoff capped at ``max_wait``); the client's own urllib3 retries are turned
 off so there is exactly one retry policy.
+
+Budgets: ``query(..., deadline=...)`` (a ``time.monotonic()`` value, the end of the
+caller's check budget) shortens each request's timeout to what is left and stops
+retrying when it passes; a :class:`QueryLimiter` shared by every instance bounds the
+queries in flight per operator, and a query that gets no slot before its deadline fails.
+
+Messages are short and sanitized (one line, printable, clipped): they end up in a
+Rollout's status and Events. Prometheus' own ``error`` text is kept (it names the PromQL
+problem); a body that is not Prometheus' JSON is never repeated, only its size.
 """
 
 from __future__ import annotations
@@ -25,18 +34,24 @@ import json
 import logging
 import math
 import re
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import requests
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_any,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 from urllib3.util.retry import Retry
 
@@ -47,6 +62,41 @@ log = logging.getLogger(__name__)
 
 # prometheus-api-client 0.7: non-200 answers raise with this text (status, repr of bytes).
 _STATUS_RE = re.compile(r"HTTP Status Code (\d+) \((.*)\)\s*$", re.DOTALL)
+MESSAGE_LIMIT = 200  # characters of an error message that may reach a Rollout's status
+_PROMQL_SHOWN = 60  # characters of the PromQL an error message repeats (status has it all)
+
+
+def sanitize(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """One printable line of at most ``limit`` characters."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _q(promql: str) -> str:
+    return repr(sanitize(promql, _PROMQL_SHOWN))
+
+
+class QueryLimiter:
+    """At most ``limit`` Prometheus queries in flight per operator (all addresses)."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("the concurrent query limit must be at least 1")
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit)
+
+    @contextmanager
+    def slot(self, *, timeout: float | None) -> Iterator[None]:
+        """Hold a slot; ``MetricsError`` when none frees up within ``timeout`` seconds."""
+        if not self._slots.acquire(timeout=None if timeout is None else max(0.0, timeout)):
+            raise MetricsError(
+                f"no free query slot before the check budget ran out "
+                f"({self.limit} concurrent Prometheus queries per operator)"
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
 class _Transient(Exception):
@@ -57,7 +107,7 @@ def _parse_client_error(exc: PrometheusApiClientException) -> tuple[int | None, 
     """(HTTP status, Prometheus' ``error`` text) from the client's exception message."""
     match = _STATUS_RE.match(str(exc))
     if not match:
-        return None, str(exc)
+        return None, sanitize(str(exc))
     status = int(match.group(1))
     raw: Any = match.group(2)
     try:
@@ -66,12 +116,13 @@ def _parse_client_error(exc: PrometheusApiClientException) -> tuple[int | None, 
             raw = raw.decode("utf-8", "replace")
         body = json.loads(raw)
     except (ValueError, SyntaxError):
-        return status, str(raw)[:500]
-    if isinstance(body, dict):
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
         error_type = body.get("errorType")
-        error = body.get("error") or raw
-        return status, f"{error_type}: {error}" if error_type else str(error)
-    return status, str(raw)[:500]
+        error = body["error"]
+        return status, sanitize(f"{error_type}: {error}" if error_type else error)
+    # not Prometheus' error JSON (a proxy's page, something else answering): never repeated
+    return status, f"an answer that is not Prometheus' error JSON ({len(str(raw))} bytes)"
 
 
 def sample_from_result(result: Any, *, promql: str) -> Sample:
@@ -79,14 +130,16 @@ def sample_from_result(result: Any, *, promql: str) -> Sample:
     if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict):
         return _sample(result[1], promql=promql)  # scalar: [ts, "value"]
     if not isinstance(result, list):
-        raise MetricsError(f"unexpected Prometheus result for {promql!r}: {result!r:.200}")
+        raise MetricsError(
+            f"unexpected Prometheus result ({type(result).__name__}) for {_q(promql)}"
+        )
     if not result:
         return Sample(value=None, empty=True)
-    if any("value" not in series for series in result):
-        raise MetricsError(f"query returned a range vector, expected an instant one: {promql!r}")
+    if any(not isinstance(series, dict) or "value" not in series for series in result):
+        raise MetricsError(f"query returned a range vector, expected an instant one: {_q(promql)}")
     if len(result) > 1:
         raise MetricsError(
-            f"query returned {len(result)} series, expected one (wrap it in sum()): {promql!r}"
+            f"query returned {len(result)} series, expected one (wrap it in sum()): {_q(promql)}"
         )
     return _sample(result[0]["value"][1], promql=promql)
 
@@ -94,11 +147,24 @@ def sample_from_result(result: Any, *, promql: str) -> Sample:
 def _sample(raw: Any, *, promql: str) -> Sample:
     try:
         value = float(raw)
-    except (TypeError, ValueError):
-        raise MetricsError(f"non-numeric value {raw!r} for {promql!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise MetricsError(
+            f"non-numeric value {sanitize(repr(raw), 40)} for {_q(promql)}"
+        ) from None
     if math.isnan(value):
         return Sample(value=None, empty=True)
     return Sample(value=value)
+
+
+class _OutOfTime(stop_base):
+    """Stop retrying once the caller's deadline has passed."""
+
+    def __init__(self, left: Callable[[float | None], float | None], deadline: float | None):
+        self._left, self._deadline = left, deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        left = self._left(self._deadline)
+        return left is not None and left <= 0
 
 
 class PrometheusMetrics:
@@ -114,10 +180,14 @@ class PrometheusMetrics:
         disable_ssl: bool = False,
         headers: Mapping[str, str] | None = None,
         wait: wait_base | None = None,
+        limiter: QueryLimiter | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url.rstrip("/")
         self._timeout = timeout
         self._attempts = max(1, attempts)
+        self._limiter = limiter
+        self._clock = clock
         self._wait = (
             wait
             if wait is not None
@@ -134,13 +204,25 @@ class PrometheusMetrics:
     def close(self) -> None:
         self._client.close()
 
-    def query(self, *, promql: str, at: float | None = None) -> Sample:
-        """Instant query at ``at`` (unix seconds; None = now on Prometheus' clock)."""
-        params: dict[str, Any] = {"timeout": f"{self._timeout:g}s"}
-        if at is not None:
-            params["time"] = f"{at:.3f}"
+    def query(
+        self, *, promql: str, at: float | None = None, deadline: float | None = None
+    ) -> Sample:
+        """Instant query at ``at`` (unix seconds; None = now on Prometheus' clock), done by
+        ``deadline`` (``time.monotonic()`` value; None = only the per-request timeout)."""
+        left = self._left(deadline)
+        if left is not None and left <= 0:
+            raise MetricsError(f"check budget exhausted before the query {_q(promql)}")
+        if self._limiter is None:
+            return self._query(promql, at, deadline)
+        with self._limiter.slot(timeout=left):
+            return self._query(promql, at, deadline)
+
+    def _left(self, deadline: float | None) -> float | None:
+        return None if deadline is None else deadline - self._clock()
+
+    def _query(self, promql: str, at: float | None, deadline: float | None) -> Sample:
         retrying = Retrying(
-            stop=stop_after_attempt(self._attempts),
+            stop=stop_any(stop_after_attempt(self._attempts), _OutOfTime(self._left, deadline)),
             wait=self._wait,
             retry=retry_if_exception_type(_Transient),
             reraise=True,
@@ -151,27 +233,49 @@ class PrometheusMetrics:
                 s.outcome.exception() if s.outcome else "?",
             ),
         )
+        attempts = 0
         try:
             for attempt in retrying:
                 with attempt:
-                    result = self._once(promql, params)
+                    attempts += 1
+                    result = self._once(promql, at, self._left(deadline))
         except _Transient as exc:
             raise MetricsError(
-                f"prometheus {self.url} failed {self._attempts} times for {promql!r}: {exc}"
+                f"prometheus {self.url} failed {attempts} time{'s' if attempts != 1 else ''} "
+                f"for {_q(promql)}: {exc}"
             ) from exc.__cause__ or exc
         return sample_from_result(result, promql=promql)
 
-    def _once(self, promql: str, params: dict[str, Any]) -> Any:
+    def _once(self, promql: str, at: float | None, left: float | None) -> Any:
+        timeout = self._timeout if left is None else max(0.001, min(self._timeout, left))
+        params: dict[str, Any] = {"timeout": f"{timeout:g}s"}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
         try:
-            return self._client.custom_query(promql, params=params)
+            return self._client.custom_query(promql, params=params, timeout=timeout)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+            raise _Transient(type(exc).__name__) from exc
         except PrometheusApiClientException as exc:
             status, message = _parse_client_error(exc)
             if status is None or status == 429 or status >= 500:
                 raise _Transient(f"HTTP {status}: {message}") from exc
             raise MetricsError(
-                f"prometheus rejected {promql!r} (HTTP {status}): {message}"
+                f"prometheus rejected {_q(promql)} (HTTP {status}): {message}"
             ) from exc
         except (requests.RequestException, ValueError, KeyError) as exc:
-            raise MetricsError(f"prometheus {self.url}: bad answer for {promql!r}: {exc}") from exc
+            raise MetricsError(
+                f"prometheus {self.url}: bad answer for {_q(promql)} ({type(exc).__name__})"
+            ) from exc
+
+
+class RefusedMetrics:
+    """``MetricsPort`` for an address the operator may not query: every query fails with
+    ``reason`` (a check *error*: the step holds, bounded by progressDeadline)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = sanitize(reason)
+
+    def query(
+        self, *, promql: str, at: float | None = None, deadline: float | None = None
+    ) -> Sample:
+        raise MetricsError(self.reason)

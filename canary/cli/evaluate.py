@@ -5,13 +5,16 @@
 shadowed rules, unresolved refs, missing ReferenceGrants, all-zero weights and routes
 attached nowhere. YAML is read here; the core only sees parsed documents. Bad input
 (malformed YAML, unknown kinds, missing fields, bad URL or header) is one line on
-stderr naming the file, the document and the field, and exit code 3.
+stderr naming the file, the document and the field, and exit code 3 — except that
+``lint-routes`` lists an object it cannot parse as a problem (``unparsable``, exit 1)
+and checks the rest, as the operator does.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +72,15 @@ def _load_docs(path: Path) -> list[Any]:
         raise UsageFailure(f"{path}: malformed YAML{where}: {problem}") from exc
 
 
-def load_table(paths: tuple[str, ...]) -> tuple[Table, float]:
-    """Read every file, build the table; returns it with the build time in ms."""
+def load_table(paths: tuple[str, ...], *, skip_invalid: bool = False) -> tuple[Table, float]:
+    """Read every file, build the table; returns it with the build time in ms.
+
+    With ``skip_invalid`` (lint-routes) an object that cannot be parsed is left out and
+    listed in ``table.objects.skipped``, its error prefixed with the file it is in;
+    otherwise it is bad input naming the file (exit 3).
+    """
     docs: list[Any] = []
+    where: dict[str, str] = {}
     for path in _files(paths):
         file_docs = _load_docs(path)
         for doc in file_docs:
@@ -79,16 +88,25 @@ def load_table(paths: tuple[str, ...]) -> tuple[Table, float]:
                 raise UsageFailure(f"{path}: a document is not a mapping (object)")
         try:
             # parse per file first, so the error can name the file
-            build_table(file_docs)
+            parsed = build_table(file_docs, skip_invalid=skip_invalid)
         except InputError as exc:
             raise UsageFailure(f"{path}: {exc}") from exc
+        for s in parsed.objects.skipped:
+            where.setdefault(s.ref, str(path))
         docs.extend(file_docs)
     start = time.perf_counter()
     try:
-        table = build_table(docs)
+        table = build_table(docs, skip_invalid=skip_invalid)
     except InputError as exc:  # pragma: no cover - each file parsed above
         raise UsageFailure(str(exc)) from exc
-    return table, (time.perf_counter() - start) * 1000.0
+    elapsed = (time.perf_counter() - start) * 1000.0
+    if table.objects.skipped:
+        skipped = tuple(
+            replace(s, error=f"{where[s.ref]}: {s.error}") if s.ref in where else s
+            for s in table.objects.skipped
+        )
+        table.objects = replace(table.objects, skipped=skipped)
+    return table, elapsed
 
 
 PROFILE_CHOICES = [*sorted(PROFILES), AUTO]
@@ -285,8 +303,11 @@ def evaluate_cmd(
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 def lint_routes_cmd(files: tuple[str, ...], profile_name: str, output: str) -> None:
     """Find shadowed rules, unresolved refs, missing grants, zero weights, unattached routes;
-    with --profile traefik also where Traefik routes a request differently from the spec."""
-    table, _ = load_table(files)
+    with --profile traefik also where Traefik routes a request differently from the spec.
+
+    An object that cannot be parsed is skipped and reported (unparsable); the rest is
+    still checked."""
+    table, _ = load_table(files, skip_invalid=True)
     profile = resolve_profile(profile_name, files, table)
     problems = lint_routes(table, profile)
     errors = [p for p in problems if p.severity == ERROR]

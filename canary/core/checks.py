@@ -109,6 +109,12 @@ def failing_events(result: AnalysisResult) -> list[Event]:
 
 
 def summary(result: AnalysisResult) -> str:
-    """One line: each metric's verdict and value."""
-    parts = [f"{r.name} {r.verdict.value} ({_num(r.value)})" for r in result.results]
+    """One line: each metric's verdict and value — or, for a query that failed, why (the
+    adapter's short sanitized message: an unreachable or refused Prometheus, bad PromQL)."""
+    parts = [
+        f"{r.name} error: {r.message}"
+        if r.verdict == Verdict.ERROR and r.message
+        else f"{r.name} {r.verdict.value} ({_num(r.value)})"
+        for r in result.results
+    ]
     return "; ".join(parts) or "no metrics"

@@ -25,6 +25,7 @@ ORDER = (
     Cond.HEALTHY,
     Cond.INVALID,
     Cond.DRIFTED,  # only in Succeeded and Failed (hands off), when weights were applied
+    Cond.DATA_PLANE_DIVERGENCE,  # only for routes predicted with a data-plane profile
 )
 
 

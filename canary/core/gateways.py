@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from canary.core.routing import gateway_controllers
+
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 
 
@@ -33,19 +35,15 @@ def parent_gateways(route: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def controllers_by_gateway(docs: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
     """(namespace, name) of each Gateway → its class's controllerName ("" when unknown)."""
-    classes: dict[str, str] = {}
+    docs = list(docs)
+    classes = gateway_controllers(docs)
     gateways: dict[tuple[str, str], str] = {}
     for doc in docs:
-        kind = doc.get("kind")
-        meta = doc.get("metadata") or {}
-        spec = doc.get("spec") or {}
-        if not isinstance(meta, Mapping) or not isinstance(spec, Mapping):
+        meta, spec = doc.get("metadata") or {}, doc.get("spec") or {}
+        if doc.get("kind") != "Gateway" or not isinstance(meta, Mapping):
             continue
-        if kind == "GatewayClass":
-            classes[str(meta.get("name", ""))] = str(spec.get("controllerName") or "")
-        elif kind == "Gateway":
-            key = (str(meta.get("namespace") or ""), str(meta.get("name", "")))
-            gateways[key] = str(spec.get("gatewayClassName") or "")
+        key = (str(meta.get("namespace") or ""), str(meta.get("name", "")))
+        gateways[key] = str(spec.get("gatewayClassName") or "") if isinstance(spec, Mapping) else ""
     return {key: classes.get(cls, "") for key, cls in gateways.items()}
 
 

@@ -355,7 +355,24 @@ def _conditions(
     }
     if drift is not None:
         wanted[Cond.DRIFTED] = drift
+    divergence = _divergence_condition(run)
+    if divergence is not None:
+        wanted[Cond.DATA_PLANE_DIVERGENCE] = divergence
     return merge(run.s.conditions, wanted, run.ts, generation)
+
+
+def _divergence_condition(run: Run) -> Want | None:
+    """Shown for routes whose data plane has a profile (Traefik): does it route the
+    addressed rules' requests as the spec would? Unevaluated passes keep the last word."""
+    found = run.obs.divergence
+    if found is None:
+        previous = run.s.condition(Cond.DATA_PLANE_DIVERGENCE)
+        return (
+            None if previous is None else Want(previous.status, previous.reason, previous.message)
+        )
+    if found:
+        return Want("True", Reason.DIVERGES, found)
+    return Want("False", Reason.AS_SPEC, "the data plane routes the addressed rules as the spec")
 
 
 def _split_condition(run: Run, split: SplitCheck) -> Want:

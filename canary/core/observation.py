@@ -64,6 +64,9 @@ class Observation:
     - ``effective_share``: the canary's share (0..1) of the addressed rules' traffic per
       the evaluator (minimum over rules and matches); ``split_verified`` its verdict on
       the live weights; ``split_culprit`` names what shadows or breaks the split.
+    - ``divergence``: for routes predicted with a data-plane profile (Traefik's), where
+      that profile and the Gateway API spec route an addressed rule's requests
+      differently ("" none; None: only the spec profile applied).
     - ``observed_share``/``observed_requests``: canary / (canary + stable) seen in traffic
       since the weights went live, and how many requests that is (0: not measurable).
     - ``analysis``: a check that completed since the last decide (None: none ran).
@@ -81,6 +84,7 @@ class Observation:
     effective_share: float | None = None
     split_verified: bool | None = None
     split_culprit: str | None = None
+    divergence: str | None = None
     observed_share: float | None = None
     observed_requests: int = 0
     analysis: AnalysisResult | None = None

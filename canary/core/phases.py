@@ -40,6 +40,8 @@ class Cond(StrEnum):
     HEALTHY = "Healthy"  # last verdicts pass; False after a failed check; Unknown inconclusive
     INVALID = "Invalid"  # True when the spec cannot be acted on; the reason names the field
     DRIFTED = "Drifted"  # hands-off phase: live weights differ from the released ones (reported)
+    DATA_PLANE_DIVERGENCE = "DataPlaneDivergence"  # the gateway routes an addressed rule's
+    # requests differently from the Gateway API spec (its profile predicts the share)
 
 
 class Verdict(StrEnum):
@@ -82,6 +84,8 @@ class Reason(StrEnum):
     RULE_OWNED = "RuleOwned"  # an addressed rule is owned by another Rollout (one owner)
     ROLLBACK_UNCONFIRMED = "RollbackUnconfirmed"  # stable 100 written; not confirmed in time
     NO_DRIFT = "NoDrift"  # live weights are the ones last applied
+    DIVERGES = "DataPlaneDiverges"  # the data plane's profile and the spec disagree (named)
+    AS_SPEC = "AsSpec"  # the data plane's profile routes the addressed rules as the spec
 
 
 class Verb(StrEnum):

@@ -12,6 +12,10 @@ from canary.core.leader import LeaseTimings
 class OperatorConfig:
     namespaces: tuple[str, ...] = ()  # empty: all namespaces
     prometheus_url: str | None = None  # default for Rollouts without analysis.address
+    # Addresses a Rollout's analysis.address may name, besides prometheus_url.
+    prometheus_allow: tuple[str, ...] = ()
+    prometheus_check_budget: float = 30.0  # seconds for all queries of one check; 0: none
+    prometheus_max_concurrent: int = 4  # Prometheus queries in flight per operator
     traefik_api_url: str | None = None  # when set, "data plane applied" is checked for real
     health_host: str = "0.0.0.0"
     health_port: int = 8080  # GET /healthz (kopf liveness)

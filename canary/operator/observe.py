@@ -8,6 +8,7 @@ be established stays ``None`` and the state machine decides what that means.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +30,18 @@ from canary.core.patching import live_weights, weight_of
 from canary.core.phases import Phase, Reason
 from canary.core.readiness import route_readiness
 from canary.core.results import AnalysisResult, MetricResult, Sample
-from canary.core.routing import BackendKey, InputError, RoutingError, build_table
+from canary.core.routing import (
+    SPEC_PROFILE,
+    BackendKey,
+    EffectiveShare,
+    InputError,
+    Profile,
+    RoutingError,
+    Table,
+    build_table,
+    gateway_controllers,
+    route_profile,
+)
 from canary.core.routing import effective_canary_share as evaluator_share
 from canary.core.rules import InvalidRollout, ResolvedRoute, resolve_rules
 from canary.core.schedule import analysis_window, rfc3339, seconds_since
@@ -90,6 +102,9 @@ class Observer:
     _configured: dict[tuple[str, str], tuple[str | None, datetime]] = field(
         default_factory=dict, repr=False
     )
+    _skipped_noted: set[str] = field(default_factory=set, repr=False)  # logged already
+    check_budget: float = 30.0  # seconds for all Prometheus queries of one check; 0: none
+    clock: Callable[[], float] = time.monotonic  # for the budget only (decisions use now)
 
     def observe(self, rollout: Rollout, status: RolloutStatus, *, now: datetime) -> Observation:
         ns = rollout.metadata.namespace
@@ -133,7 +148,8 @@ class Observer:
             rollout = rollout.model_copy(update={"spec": spec})
         ready, reason = self._readiness(res, status, now)
         data_plane = self._data_plane(res, ns, controllers)
-        share, verified, culprit = self._evaluate(rollout, res, docs, snapshot_error)
+        evaluated = self._evaluate(rollout, res, docs, snapshot_error)
+        share, verified, culprit = evaluated.share, evaluated.verified, evaluated.culprit
         configured = ready and data_plane is not False and verified
         since = self._configured_since(rollout, status, live, configured, now)
         observed, observed_n = self._observed(rollout, res, status, now, since, controllers)
@@ -147,6 +163,7 @@ class Observer:
             effective_share=share,
             split_verified=verified,
             split_culprit=culprit,
+            divergence=evaluated.divergence,
             observed_share=observed,
             observed_requests=observed_n,
             analysis=analysis,
@@ -239,20 +256,33 @@ class Observer:
 
     def _evaluate(
         self, rollout: Rollout, res: Resolved, docs: list[Obj] | None, snapshot_error: str | None
-    ) -> tuple[float | None, bool, str | None]:
+    ) -> Evaluated:
+        """The canary's effective share as the routes' data plane serves it: each route is
+        predicted with the profile of its Gateways' controller (Traefik's → ``traefik``,
+        others → ``spec``); where that profile and the spec route an addressed rule's
+        requests differently, ``divergence`` says so (a condition, not a hold)."""
         spec, ns = rollout.spec, rollout.metadata.namespace
         if docs is None:
-            return None, False, f"cannot evaluate the routes: {snapshot_error}"
+            return Evaluated(None, False, f"cannot read the routes: {snapshot_error}")
         try:
-            table = build_table(docs)
+            # An object the evaluator cannot parse is skipped; only Rollouts whose routes
+            # need it see it as their culprit (core/routing/isolation.py).
+            table = build_table(docs, skip_invalid=True)
         except (InputError, RoutingError) as exc:
-            return None, False, f"cannot evaluate the routes: {exc}"
+            return Evaluated(None, False, f"cannot evaluate the routes: {exc}")
+        self._note_skipped(table)
+        classes = gateway_controllers(docs)
 
         def key(ref: Any) -> BackendKey:
             return BackendKey(ref.name, ref.port, ref.namespace, ref.kind, ref.group)
 
         shares: list[float] = []
+        divergence: str | None = None  # None: every route predicted with the spec
+        verdict: tuple[bool, str | None] = (True, None)
         for r in res.resolved:
+            profile = route_profile(
+                table, classes, route_kind=r.kind, route_namespace=ns, route_name=r.name
+            )
             result = evaluator_share(
                 table,
                 route_kind=r.kind,
@@ -261,13 +291,28 @@ class Observer:
                 rule_indexes=[rule.index for rule in r.rules],
                 stable=key(spec.stable),
                 canary=key(spec.canary),
+                profile=profile,
             )
             shares.append(result.share)
-            if not result.verified:
-                return min(shares), False, result.culprit or f"{r.label}: split not verified"
-        return (min(shares) if shares else None), True, None
+            if profile.name != SPEC_PROFILE.name:
+                divergence = divergence or _divergence_message(r.label, profile, result)
+            if verdict[0] and not result.verified:
+                verdict = (False, result.culprit or f"{r.label}: split not verified")
+        share = min(shares) if shares else None
+        return Evaluated(share, verdict[0], verdict[1], divergence)
+
+    def _note_skipped(self, table: Table) -> None:
+        """Log each skipped object once (while it stays broken), not every reconcile."""
+        now = {f"{s.ref}: {s.error}" for s in table.objects.skipped if not s.harmless}
+        for line in sorted(now - self._skipped_noted):
+            log.warning("route evaluator skips %s", line)
+        self._skipped_noted = now
 
     # -- traffic and analysis --------------------------------------------------------
+
+    def _deadline(self) -> float | None:
+        """The end of one check's Prometheus budget (``clock`` time), None: unbounded."""
+        return self.clock() + self.check_budget if self.check_budget > 0 else None
 
     def _targets(self, res: Resolved) -> list[Target]:
         return [
@@ -335,6 +380,7 @@ class Observer:
             return None, 0  # no way to count requests per backend here
         window = prometheus_duration(float(int(min(since - 1.0, 300.0))))
         counts: dict[str, float] = {}
+        deadline = self._deadline()
         try:
             for side, ref in (("canary", spec.canary), ("stable", spec.stable)):
                 q = requests_query(
@@ -345,7 +391,7 @@ class Observer:
                     backend=Backend(ref.name, ref.namespace or ns, side),
                     interval=window,
                 )
-                sample = metrics.query(promql=q, at=now.timestamp())
+                sample = metrics.query(promql=q, at=now.timestamp(), deadline=deadline)
                 counts[side] = 0.0 if sample.empty or sample.value is None else sample.value
         except (MetricsError, TemplateError) as exc:
             log.debug("observed share: %s", exc)
@@ -379,12 +425,22 @@ class Observer:
             return summarize(results, time=stamp)
         samples: dict[tuple[str, str], tuple[Sample, Sample, str]] = {}
         errors: dict[str, tuple[str, str]] = {}
+        deadline = self._deadline()
         for q in planned:
+            if q.metric in errors:
+                continue  # the metric is an error already: its other queries change nothing
+            if deadline is not None and self.clock() >= deadline:
+                errors[q.metric] = (
+                    q.value,
+                    f"check budget of {self.check_budget:g}s (all queries of one check) "
+                    "ran out before this metric was queried",
+                )
+                continue
             try:
-                value = metrics.query(promql=q.value, at=now.timestamp())
-                requests = metrics.query(promql=q.requests, at=now.timestamp())
+                value = metrics.query(promql=q.value, at=now.timestamp(), deadline=deadline)
+                requests = metrics.query(promql=q.requests, at=now.timestamp(), deadline=deadline)
             except MetricsError as exc:
-                errors.setdefault(q.metric, (q.value, str(exc)))
+                errors[q.metric] = (q.value, str(exc))
                 continue
             samples[(q.metric, q.side)] = (value, requests, q.value)
         results = []
@@ -409,6 +465,27 @@ class Observer:
                 )
             )
         return summarize(results, time=stamp)
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """What the route evaluator says about the Rollout's split."""
+
+    share: float | None
+    verified: bool
+    culprit: str | None
+    divergence: str | None = None  # None: spec profile only; "": none; else the first one
+
+
+def _divergence_message(label: str, profile: Profile, result: EffectiveShare) -> str:
+    if not result.divergences:
+        return ""
+    first = result.divergences[0]
+    more = f" (+{len(result.divergences) - 1} more)" if len(result.divergences) > 1 else ""
+    return (
+        f"{label}: {profile.observed_on or profile.name} routes a request of an addressed "
+        f"rule differently from the Gateway API spec: {first.message()}{more}"
+    )
 
 
 def _all(controllers: dict[str, dict[str, str]]) -> list[str]:

@@ -25,9 +25,10 @@ from pydantic import ValidationError
 from canary.adapters.errors import NotFound
 from canary.adapters.kube import KubeClusterReader, KubeEvents, KubeRollouts, KubeRoutes
 from canary.adapters.ports import EventsPort, MetricsPort, RolloutsPort, RoutesPort
-from canary.adapters.prometheus import PrometheusMetrics
+from canary.adapters.prometheus import PrometheusMetrics, QueryLimiter, RefusedMetrics
 from canary.adapters.routewrite import guarded_patch
 from canary.adapters.traefik import HttpTraefikApi
+from canary.core.analysis.addresses import Allowlist, normalize
 from canary.core.machine import decide
 from canary.core.models import AppliedWeight, Rollout, RolloutStatus
 from canary.core.observation import Observation
@@ -47,6 +48,29 @@ def _invalid_message(exc: ValidationError) -> str:
     loc = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in err["loc"])
     loc = loc.replace(".[", "[")
     return f"{loc}: {err['msg']}" if loc else str(err["msg"])
+
+
+def prometheus_for(config: OperatorConfig) -> Callable[[Rollout], MetricsPort | None]:
+    """A Rollout's Prometheus: its ``analysis.address`` or the default — only when the
+    allowlist holds it (else a port whose every query is a check error saying why). One
+    client per address; one limit on queries in flight for all of them."""
+    allowed = Allowlist([config.prometheus_url or "", *config.prometheus_allow])
+    limiter = QueryLimiter(config.prometheus_max_concurrent)
+    cache: dict[str, MetricsPort] = {}
+
+    def metrics_for(rollout: Rollout) -> MetricsPort | None:
+        url = rollout.spec.analysis.address or config.prometheus_url
+        if not url:
+            return None
+        refusal = allowed.refusal(url)
+        if refusal:
+            return RefusedMetrics(refusal)
+        key = normalize(url)  # one client per address, however it is spelled
+        if key not in cache:
+            cache[key] = PrometheusMetrics(url=url, limiter=limiter)
+        return cache[key]
+
+    return metrics_for
 
 
 @dataclass
@@ -70,15 +94,7 @@ class Reconciler:
         peers: Callable[[str], Sequence[dict[str, Any]]] = lambda ns: (),
     ) -> Reconciler:
         routes = KubeRoutes(api)
-        metrics_cache: dict[str, MetricsPort] = {}
-
-        def metrics_for(rollout: Rollout) -> MetricsPort | None:
-            url = rollout.spec.analysis.address or config.prometheus_url
-            if not url:
-                return None
-            if url not in metrics_cache:
-                metrics_cache[url] = PrometheusMetrics(url=url)
-            return metrics_cache[url]
+        metrics_for = prometheus_for(config)
 
         observer = Observer(
             routes=routes,
@@ -90,6 +106,7 @@ class Reconciler:
             cluster_namespaces=None,
             route_ready_fallback=config.route_ready_fallback,
             peers=peers,
+            check_budget=config.prometheus_check_budget,
         )
         return cls(
             rollouts=KubeRollouts(api),

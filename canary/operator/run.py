@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from canary.core.analysis.addresses import AddressError, normalize
 from canary.core.durations import DurationError, parse_duration
 from canary.operator.config import OperatorConfig
 from canary.operator.failpoints import ENV as FAILPOINTS_ENV
@@ -47,6 +48,22 @@ def _setup_logging(fmt: str, level: str) -> None:
     logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 
+def _prometheus_allow(flags: tuple[str, ...], default: str | None) -> tuple[str, ...]:
+    """The allowlist entries (flags, else CANARY_PROMETHEUS_ALLOW), each a valid URL."""
+    entries = tuple(flags)
+    if not entries and os.environ.get("CANARY_PROMETHEUS_ALLOW"):
+        raw = os.environ["CANARY_PROMETHEUS_ALLOW"].replace(",", " ")
+        entries = tuple(raw.split())
+    for name, url in [("--prometheus-url", default)] + [("--prometheus-allow", u) for u in entries]:
+        if not url:
+            continue
+        try:
+            normalize(url)
+        except AddressError as exc:
+            raise click.BadParameter(f"{url}: {exc}", param_hint=name) from exc
+    return entries
+
+
 def register_run(group: click.Group) -> None:
     """Add the ``run`` verb to the CLI group (main.py composes cli and operator).
 
@@ -68,6 +85,31 @@ def register_run(group: click.Group) -> None:
         "--prometheus-url",
         envvar="CANARY_PROMETHEUS_URL",
         help="Prometheus for Rollouts without analysis.address.",
+    )
+    @option(
+        "--prometheus-allow",
+        "prometheus_allow",
+        multiple=True,
+        help="Another Prometheus a Rollout's analysis.address may name (repeatable). "
+        "Default: only --prometheus-url; any other address is a check error. "
+        "Env CANARY_PROMETHEUS_ALLOW (comma-separated).",
+    )
+    @option(
+        "--prometheus-check-budget",
+        type=click.FloatRange(min=0),
+        default=30.0,
+        show_default=True,
+        envvar="CANARY_PROMETHEUS_CHECK_BUDGET",
+        help="Seconds for all Prometheus queries of one check (retries included); what "
+        "is not answered by then is a check error. 0: no budget.",
+    )
+    @option(
+        "--prometheus-max-concurrent",
+        type=click.IntRange(min=1),
+        default=4,
+        show_default=True,
+        envvar="CANARY_PROMETHEUS_MAX_CONCURRENT",
+        help="Prometheus queries in flight at once, per operator (all addresses).",
     )
     @option(
         "--traefik-api-url",
@@ -173,6 +215,7 @@ def register_run(group: click.Group) -> None:
             parse_duration(kw["default_interval"])
         except DurationError as exc:
             raise click.BadParameter(str(exc), param_hint="--default-interval") from exc
+        kw["prometheus_allow"] = _prometheus_allow(kw["prometheus_allow"], kw["prometheus_url"])
         identity = kw.pop("identity") or f"{os.uname().nodename}-{os.getpid()}"
         config = OperatorConfig(namespaces=namespaces, identity=str(identity), **kw)
         problems = config.lease_timings().problems()

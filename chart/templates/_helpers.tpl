@@ -26,13 +26,18 @@ app.kubernetes.io/name: {{ include "canary.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{- define "canary.labels" -}}
+{{/* Labels of every object but app.kubernetes.io/component (each object says its own). */}}
+{{- define "canary.commonLabels" -}}
 helm.sh/chart: {{ include "canary.chart" . }}
 {{ include "canary.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/component: operator
 app.kubernetes.io/part-of: canary
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "canary.labels" -}}
+{{ include "canary.commonLabels" . }}
+app.kubernetes.io/component: operator
 {{- end }}
 
 {{- define "canary.serviceAccountName" -}}

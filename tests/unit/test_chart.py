@@ -76,6 +76,34 @@ FORBIDDEN_RESOURCES = {
 }
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a mapping with a repeated key (PyYAML keeps the last one
+    silently; the API server's decoder and other tools may keep the first or refuse)."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                f"found duplicate key {key!r}",
+                key_node.start_mark,
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def load_unique(text: str) -> list[Any]:
+    """Every document of ``text``; a duplicate key anywhere raises ``ConstructorError``."""
+    return list(yaml.load_all(text, Loader=UniqueKeyLoader))
+
+
 def run_helm(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HELM_CACHE_HOME": "/tmp/canary-helm/cache"}
     env.update(HELM_CONFIG_HOME="/tmp/canary-helm/config", HELM_DATA_HOME="/tmp/canary-helm/data")
@@ -100,7 +128,7 @@ def render(helm: Path) -> Render:
             args += ["--set", item]
         proc = run_helm(helm, *args)
         assert proc.returncode == 0, proc.stderr
-        return [d for d in yaml.safe_load_all(proc.stdout) if d]
+        return [d for d in load_unique(proc.stdout) if d]  # duplicate keys fail every render
 
     return run
 
@@ -399,3 +427,34 @@ def test_rbac_create_false_renders_no_rbac(render: Render) -> None:
         d["kind"] for d in docs
     }
     assert one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "mine"
+
+
+# -- duplicate keys ----------------------------------------------------------------------
+
+
+def test_the_unique_key_loader_refuses_a_repeated_key() -> None:
+    assert load_unique("a: 1\nb: {c: 2}\n---\nd: 3\n") == [{"a": 1, "b": {"c": 2}}, {"d": 3}]
+    with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key 'component'"):
+        load_unique("metadata:\n  labels:\n    component: operator\n    component: metrics\n")
+
+
+@needs_helm
+def test_no_rendered_object_repeats_a_key(render: Render) -> None:
+    """Every template, every optional object on (render() loads with UniqueKeyLoader)."""
+    docs = render(
+        set=[
+            "replicas=2",
+            "serviceMonitor.enabled=true",
+            "watchNamespaces={a,b}",
+            "rbac.readOnlyNamespaces={infra}",
+            "prometheus.url=http://prometheus:9090",
+            "prometheus.allow={http://other:9090}",
+            "extraEnv[0].name=X",
+            "extraEnv[0].value=1",
+            "extraArgs={--log-level=debug}",
+        ]
+    )
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "Service", "ServiceMonitor", "PodDisruptionBudget", "Role"} <= kinds
+    service = one(docs, "Service")
+    assert service["metadata"]["labels"]["app.kubernetes.io/component"] == "metrics"

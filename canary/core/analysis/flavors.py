@@ -14,15 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from canary.core.models import Flavor, Metric, RolloutSpec
+from canary.core.routing.profiles import TRAEFIK_CONTROLLER
 from canary.core.rules import InvalidRollout
 
 # GatewayClass spec.controllerName → flavor
 CONTROLLER_FLAVORS: dict[str, Flavor] = {
-    "traefik.io/gateway-controller": "traefik",  # Traefik's kubernetesGateway provider
+    TRAEFIK_CONTROLLER: "traefik",  # Traefik's kubernetesGateway provider
     "gateway.envoyproxy.io/gatewayclass-controller": "envoy-gateway",  # Envoy Gateway
     "istio.io/gateway-controller": "istio",  # Istio
 }
-TRAEFIK_CONTROLLER = "traefik.io/gateway-controller"
+__all__ = ["CONTROLLER_FLAVORS", "TRAEFIK_CONTROLLER", "flavor_for", "with_flavors"]
 
 
 def flavor_for(controllers: Iterable[str]) -> Flavor | None:

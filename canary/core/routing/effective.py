@@ -19,7 +19,9 @@ the rule errors (an unresolved stable or foreign backend, a missing ReferenceGra
 ``culprit`` names the first reason it does not: the shadowing route and rule, the
 unresolved backend and why, the route not being attached. Matches that use a
 RegularExpression cannot be probed; they are listed in ``per_request`` with
-``probed=False`` and only fail verification when a rule has no other match.
+``probed=False`` and only fail verification when a rule has no other match. An object
+left out of a leniently built table that the route needs (``isolation.py``) is the
+first culprit.
 
 ``profile`` (default ``spec``) says whose routing is predicted: with ``traefik`` the
 share is what Traefik serves (``profiles.profile_for_controller`` picks it from the
@@ -39,6 +41,7 @@ from canary.core.routing import objects as o
 from canary.core.routing.decision import BackendDecision
 from canary.core.routing.divergence import Finding, rule_findings
 from canary.core.routing.evaluate import evaluate
+from canary.core.routing.isolation import needed_skipped
 from canary.core.routing.probes import probes
 from canary.core.routing.profiles import (
     SPEC,
@@ -173,9 +176,18 @@ def effective_canary_share(
 ) -> EffectiveShare:
     """The canary's effective share of the addressed rules' traffic (see module doc)."""
     ref = f"{route_kind} {route_namespace}/{route_name}"
+    blocked = needed_skipped(
+        table,
+        route_kind=route_kind,
+        route_namespace=route_namespace,
+        route_name=route_name,
+        rule_indexes=rule_indexes,
+    )
     route = table.route(route_kind, route_namespace, route_name)
     if route is None:
-        return EffectiveShare(0.0, 0.0, False, f"{ref} not found in the input")
+        return EffectiveShare(
+            0.0, 0.0, False, blocked[0] if blocked else f"{ref} not found in the input"
+        )
     if not rule_indexes:
         return EffectiveShare(0.0, 0.0, False, f"no rules of {ref} addressed")
     for idx in rule_indexes:
@@ -184,7 +196,7 @@ def effective_canary_share(
     ns = route.namespace
     rules = [route.rules[i] for i in rule_indexes]
     expected = min(_expected(r, canary, ns) for r in rules)
-    culprits: list[str] = []
+    culprits: list[str] = list(blocked)  # a skipped object it needs comes first
     for r in rules:
         for key, role in ((canary, "canary"), (stable, "stable")):
             if not _in_rule(r, key, ns):

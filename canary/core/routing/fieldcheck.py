@@ -86,7 +86,7 @@ class Doc:
             raise self.fail(path, f"must be an integer, got {value!r}")
         if not lo <= value <= hi:
             raise self.fail(path, f"must be between {lo} and {hi}, got {value}")
-        return value
+        return int(value)  # an int already; int() also tells older mypy (Any)
 
     def port(self, raw: Any, key: str, path: str, *, required: bool = False) -> int | None:
         return self.integer(raw, key, path, 1, 65535, required=required)

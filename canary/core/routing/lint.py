@@ -8,7 +8,9 @@ whose weights are all 0 or that has no backendRefs (everything answers 500), and
 by a higher-precedence match that accepts everything it accepts (so it can never be
 selected). Informational findings (exit code unaffected): a match whose representative
 request is taken by another rule that does not fully cover it (partly shadowed), and
-matches that cannot be probed (regular expressions).
+matches that cannot be probed (regular expressions). A document that cannot be parsed
+is left out of the table (``build_table(skip_invalid=True)``) and is a problem of its
+own (``unparsable``); an EndpointSlice of no Service is only noted (``ignored-object``).
 
 With a data-plane ``profile`` (``traefik``), every representative request of every rule
 is also evaluated with that profile; where it and the spec answer differently, a
@@ -45,6 +47,8 @@ SHADOWED = "shadowed"
 PARTLY_SHADOWED = "partly-shadowed"
 NOT_PROBED = "not-probed"
 DIVERGENCE = "divergence"
+UNPARSABLE = "unparsable"  # left out of the table (build_table(skip_invalid=True))
+IGNORED_OBJECT = "ignored-object"  # left out, and nothing can need it
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,9 +249,28 @@ def _shadow_problems(table: Table, route: o.Route) -> list[Problem]:
     return out
 
 
-def lint_routes(table: Table, profile: Profile = SPEC_PROFILE) -> list[Problem]:
-    """All problems and findings, route by route (divergences with a data-plane profile)."""
+def _skipped_problems(table: Table) -> list[Problem]:
     out: list[Problem] = []
+    for s in table.objects.skipped:
+        if s.harmless:
+            out.append(Problem(INFO, IGNORED_OBJECT, s.ref, None, f"{s.error}: ignored"))
+        else:
+            out.append(
+                Problem(
+                    ERROR,
+                    UNPARSABLE,
+                    s.ref,
+                    None,
+                    f"{s.error}: skipped; a Rollout whose routes need it cannot verify its split",
+                )
+            )
+    return out
+
+
+def lint_routes(table: Table, profile: Profile = SPEC_PROFILE) -> list[Problem]:
+    """Objects that could not be parsed, then all problems and findings route by route
+    (divergences with a data-plane profile)."""
+    out: list[Problem] = _skipped_problems(table)
     for route in table.objects.routes:
         out.extend(_route_problems(table, route))
         out.extend(_shadow_problems(table, route))

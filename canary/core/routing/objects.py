@@ -286,6 +286,36 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
+class Skipped:
+    """A document the evaluator could not use, and why (``build_table(skip_invalid=True)``).
+
+    One object the evaluator cannot read must not blind it for every route (an
+    EndpointSlice without its Service label, a regular expression valid in RE2 but not in
+    Python ``re``): it is left out of the table and kept here, so that only the routes
+    that need it say so (``isolation.py``) and ``lint-routes`` lists it.
+    """
+
+    kind: str
+    namespace: str
+    name: str
+    error: str  # "field: message", as an InputError says it
+    # What could still be read, to tell who needs the object: a skipped route's
+    # parentRefs and hostnames (rules empty; None when even those cannot be read), an
+    # EndpointSlice's Service (None: it belongs to no Service and affects nothing).
+    route: Route | None = None
+    service: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.name else self.kind
+
+    @property
+    def harmless(self) -> bool:
+        """Nothing the evaluator reads can depend on it (a slice of no Service)."""
+        return self.kind == "EndpointSlice" and self.service is None
+
+
+@dataclass(frozen=True, slots=True)
 class Objects:
     """Everything parsed from the input documents."""
 
@@ -298,3 +328,4 @@ class Objects:
     slices: dict[tuple[str, str], bool] = field(default_factory=dict)  # (ns, svc) -> ready
     slices_given: bool = False
     ignored: tuple[str, ...] = ()  # documents of kinds the evaluator does not use
+    skipped: tuple[Skipped, ...] = ()  # documents that could not be parsed (see Skipped)

@@ -4,6 +4,10 @@ Validation follows the CRD schema and CEL rules of the standard channel: whateve
 API server would refuse is an :class:`InputError` naming the document and the field
 (for example ``HTTPRoute app/web: spec.rules[0].backendRefs[1].port: required for a
 Service reference``), never a crash later on.
+
+In the operator one such object must not stop the evaluator for every Rollout:
+``parse_objects(docs, skip_invalid=True)`` leaves it out and records it (``Skipped``);
+``isolation.py`` tells which routes need it.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ _IGNORED_KINDS = {
 }
 
 _PROTOCOLS_WITH_HOSTNAME = {"HTTP", "HTTPS", "TLS"}
+_SERVICE_LABEL = "kubernetes.io/service-name"  # an EndpointSlice's Service
 
 
 def _group(api_version: str) -> str:
@@ -63,38 +68,52 @@ def _doc_of(raw: Mapping[str, Any], index: int) -> Doc:
     return Doc(label, str(ns) if isinstance(ns, str) and ns else "default", str(name or "?"))
 
 
-def flatten(docs: Iterable[Any]) -> list[Mapping[str, Any]]:
-    """Drop empty documents and expand ``kind: List`` / ``*List`` wrappers."""
+def flatten(docs: Iterable[Any], skipped: list[o.Skipped] | None = None) -> list[Mapping[str, Any]]:
+    """Drop empty documents and expand ``kind: List`` / ``*List`` wrappers.
+
+    A document that is not an object raises :class:`InputError`, or is recorded in
+    ``skipped`` when a list is given (lenient parsing).
+    """
     out: list[Mapping[str, Any]] = []
     for index, raw in enumerate(docs):
         if raw is None:
             continue
-        if not isinstance(raw, Mapping):
-            raise o.InputError(f"document #{index + 1}", "", "not a mapping (object)")
-        kind = raw.get("kind")
-        if isinstance(kind, str) and kind.endswith("List") and "items" in raw:
-            items = raw.get("items")
-            if not isinstance(items, list):
-                raise o.InputError(f"{kind} #{index + 1}", "items", "must be a list")
-            out.extend(flatten(items))
-        else:
-            out.append(raw)
+        try:
+            if not isinstance(raw, Mapping):
+                raise o.InputError(f"document #{index + 1}", "", "not a mapping (object)")
+            kind = raw.get("kind")
+            if isinstance(kind, str) and kind.endswith("List") and "items" in raw:
+                items = raw.get("items")
+                if not isinstance(items, list):
+                    raise o.InputError(f"{kind} #{index + 1}", "items", "must be a list")
+                out.extend(flatten(items, skipped))
+            else:
+                out.append(raw)
+        except o.InputError as exc:
+            if skipped is None:
+                raise
+            error = f"{exc.path}: {exc.message}" if exc.path else exc.message
+            skipped.append(o.Skipped(exc.doc, "", "", error))
     return out
 
 
-def parse_objects(docs: Iterable[Any]) -> o.Objects:
-    """Parse documents (dicts as loaded from YAML or JSON) into :class:`Objects`."""
-    gateways: list[o.Gateway] = []
-    classes: list[str] = []
-    routes: list[o.Route] = []
-    services: list[o.Service] = []
-    grants: list[o.ReferenceGrant] = []
-    namespaces: dict[str, dict[str, str]] = {}
-    slices: dict[tuple[str, str], bool] = {}
-    slices_given = False
-    ignored: list[str] = []
-    for index, raw in enumerate(flatten(docs)):
-        doc = _doc_of(raw, index)
+class _Collector:
+    """The objects parsed so far; a document is added only once it parsed completely."""
+
+    def __init__(self) -> None:
+        self.gateways: list[o.Gateway] = []
+        self.classes: list[str] = []
+        self.routes: list[o.Route] = []
+        self.services: list[o.Service] = []
+        self.grants: list[o.ReferenceGrant] = []
+        self.namespaces: dict[str, dict[str, str]] = {}
+        self.slices: dict[tuple[str, str], bool] = {}
+        self.slices_given = False
+        self.ignored: list[str] = []
+        self.skipped: list[o.Skipped] = []
+
+    def add(self, doc: Doc, raw: Mapping[str, Any]) -> None:
+        """Parse one document into the collections; raises :class:`InputError`."""
         kind = doc.req_str(raw, "kind")
         api = doc.req_str(raw, "apiVersion")
         group = _group(api)
@@ -105,40 +124,96 @@ def parse_objects(docs: Iterable[Any]) -> o.Objects:
         if group == o.GATEWAY_GROUP and kind in _GATEWAY_KINDS:
             if kind == "GatewayClass":
                 doc.req_str(spec, "controllerName", "spec.controllerName")
-                classes.append(doc.name)
+                self.classes.append(doc.name)
             elif kind == "Gateway":
-                gateways.append(_gateway(doc, spec))
+                self.gateways.append(_gateway(doc, spec))
             elif kind == "ReferenceGrant":
-                grants.append(_grant(doc, spec))
+                self.grants.append(_grant(doc, spec))
             else:
                 created = meta.get("creationTimestamp")
-                routes.append(_route(doc, kind, spec, str(created) if created else None))
+                self.routes.append(_route(doc, kind, spec, str(created) if created else None))
         elif group == "" and kind in _CORE_KINDS:
             if kind == "Service":
-                services.append(_service(doc, spec))
+                self.services.append(_service(doc, spec))
             else:
                 labels = doc.str_map(meta, "labels", "metadata.labels")
-                namespaces[doc.name] = {**labels, "kubernetes.io/metadata.name": doc.name}
+                self.namespaces[doc.name] = {**labels, "kubernetes.io/metadata.name": doc.name}
         elif group == "discovery.k8s.io" and kind in _DISCOVERY_KINDS:
-            slices_given = True
             svc, ready = _slice(doc, raw)
+            if svc is None:  # valid in Kubernetes: a slice of no Service; nothing needs it
+                self.skipped.append(
+                    o.Skipped(
+                        doc.kind,
+                        doc.namespace,
+                        doc.name,
+                        f"metadata.labels: no {_SERVICE_LABEL} label: belongs to no Service",
+                    )
+                )
+                return
+            self.slices_given = True
             key = (doc.namespace, svc)
-            slices[key] = slices.get(key, False) or ready
+            self.slices[key] = self.slices.get(key, False) or ready
         elif kind in _IGNORED_KINDS:
-            ignored.append(doc.ref)
+            self.ignored.append(doc.ref)
         else:
             raise o.InputError(doc.ref, "kind", f"unknown kind {kind!r} (apiVersion {api!r})")
-    return o.Objects(
-        gateways=tuple(gateways),
-        gateway_classes=tuple(classes),
-        routes=tuple(routes),
-        services=tuple(services),
-        grants=tuple(grants),
-        namespaces=namespaces,
-        slices=slices,
-        slices_given=slices_given,
-        ignored=tuple(ignored),
-    )
+
+    def objects(self) -> o.Objects:
+        return o.Objects(
+            gateways=tuple(self.gateways),
+            gateway_classes=tuple(self.classes),
+            routes=tuple(self.routes),
+            services=tuple(self.services),
+            grants=tuple(self.grants),
+            namespaces=self.namespaces,
+            slices=self.slices,
+            slices_given=self.slices_given,
+            ignored=tuple(self.ignored),
+            skipped=tuple(self.skipped),
+        )
+
+
+def parse_objects(docs: Iterable[Any], *, skip_invalid: bool = False) -> o.Objects:
+    """Parse documents (dicts as loaded from YAML or JSON) into :class:`Objects`.
+
+    The first document that cannot be parsed raises :class:`InputError` — or, with
+    ``skip_invalid``, is left out and recorded in ``Objects.skipped`` with the error and
+    what could still be read of it (see :class:`Skipped`). An EndpointSlice without the
+    ``kubernetes.io/service-name`` label is valid Kubernetes: it is skipped in both modes.
+    """
+    out = _Collector()
+    for index, raw in enumerate(flatten(docs, out.skipped if skip_invalid else None)):
+        doc = _doc_of(raw, index)
+        try:
+            out.add(doc, raw)
+        except o.InputError as exc:
+            if not skip_invalid:
+                raise
+            out.skipped.append(_skipped(doc, raw, exc))
+    return out.objects()
+
+
+def _skipped(doc: Doc, raw: Mapping[str, Any], exc: o.InputError) -> o.Skipped:
+    """What can still be read of a document that failed: a route's head, a slice's Service."""
+    error = f"{exc.path}: {exc.message}" if exc.path else exc.message
+    kind = raw.get("kind")
+    spec = raw.get("spec")
+    route = None
+    if kind in (o.HTTP_ROUTE, o.GRPC_ROUTE) and isinstance(spec, Mapping):
+        try:
+            hostnames, parents = _route_head(doc, spec)
+            route = o.Route(str(kind), doc.namespace, doc.name, None, hostnames, parents, ())
+        except o.InputError:
+            route = None
+    service = None
+    if kind == "EndpointSlice":
+        meta = raw.get("metadata")
+        labels = meta.get("labels") if isinstance(meta, Mapping) else None
+        value = labels.get(_SERVICE_LABEL) if isinstance(labels, Mapping) else None
+        service = value if isinstance(value, str) and value else None
+        if service is None:
+            service = "?"  # unreadable labels: which Service it serves is unknown
+    return o.Skipped(doc.kind, doc.namespace, doc.name, error, route, service)
 
 
 def _selector(doc: Doc, raw: Mapping[str, Any] | None, path: str) -> o.LabelSelector:
@@ -205,11 +280,10 @@ def _service(doc: Doc, spec: Mapping[str, Any]) -> o.Service:
     return o.Service(doc.namespace, doc.name, frozenset(ports), svc_type)
 
 
-def _slice(doc: Doc, raw: Mapping[str, Any]) -> tuple[str, bool]:
+def _slice(doc: Doc, raw: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """(the Service the slice belongs to, None when unlabelled; any endpoint ready)."""
     labels = doc.str_map(raw["metadata"], "labels", "metadata.labels")
-    svc = labels.get("kubernetes.io/service-name")
-    if not svc:
-        raise o.InputError(doc.ref, "metadata.labels", "kubernetes.io/service-name is required")
+    svc = labels.get(_SERVICE_LABEL) or None
     ready = False
     for i, ep in enumerate(doc.list(raw, "endpoints", "endpoints")):
         cond = doc.mapping(ep, "conditions", f"endpoints[{i}].conditions") or {}
@@ -243,7 +317,10 @@ def _grant(doc: Doc, spec: Mapping[str, Any]) -> o.ReferenceGrant:
     return o.ReferenceGrant(doc.namespace, doc.name, tuple(froms), tuple(tos))
 
 
-def _route(doc: Doc, kind: str, spec: Mapping[str, Any], created: str | None) -> o.Route:
+def _route_head(
+    doc: Doc, spec: Mapping[str, Any]
+) -> tuple[tuple[str, ...], tuple[o.ParentRef, ...]]:
+    """A route's hostnames and parentRefs: where it attaches (rules aside)."""
     hostnames: list[str] = []
     for i, _ in enumerate(doc.list(spec, "hostnames", "spec.hostnames", item=str)):
         h = doc.hostname(spec["hostnames"], i, f"spec.hostnames[{i}]", wildcard=True)
@@ -262,13 +339,10 @@ def _route(doc: Doc, kind: str, spec: Mapping[str, Any], created: str | None) ->
                 port=doc.port(raw, "port", f"{p}.port"),
             )
         )
+    return tuple(dict.fromkeys(hostnames)), tuple(parents)
+
+
+def _route(doc: Doc, kind: str, spec: Mapping[str, Any], created: str | None) -> o.Route:
+    hostnames, parents = _route_head(doc, spec)
     rules = parse_rules(doc, kind, spec)
-    return o.Route(
-        kind,
-        doc.namespace,
-        doc.name,
-        created,
-        tuple(dict.fromkeys(hostnames)),
-        tuple(parents),
-        rules,
-    )
+    return o.Route(kind, doc.namespace, doc.name, created, hostnames, parents, rules)

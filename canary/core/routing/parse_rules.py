@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from canary.core.routing import objects as o
+from canary.core.routing import sre as _sre
 from canary.core.routing.fieldcheck import Doc
 
 _PATH_VALUE = re.compile(r"^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})+$")
@@ -41,14 +42,58 @@ _FILTER_FIELD = {
 }
 _SERVICE_RE = re.compile(r"(?i)^\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$")
 _METHOD_RE = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
+_POSIX_CLASS = re.compile(r"\[:[a-z]+:\]")  # RE2's [[:alpha:]]; Python re reads a set
 _DEFAULT_MATCH = o.HTTPMatch(o.PathMatch.of(o.PATH_PREFIX, "/"))
 
 
 def _regex(doc: Doc, value: str, path: str) -> re.Pattern[str]:
+    """Compile with Python ``re``; Gateway implementations use RE2 or PCRE, so a pattern
+    valid there may fail here (``\\pL``) — an :class:`InputError` either way, never an
+    ``OverflowError`` (``a{99999999999}``) or ``RecursionError`` escaping the parser."""
+    if _POSIX_CLASS.search(value):
+        raise doc.fail(
+            path,
+            "invalid regular expression for the evaluator's dialect (Python re): POSIX "
+            "classes such as [[:alpha:]] mean a plain character set there",
+        )
     try:
-        return re.compile(value)
-    except re.error as exc:
-        raise doc.fail(path, f"invalid regular expression: {exc}") from exc
+        compiled = re.compile(value)
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise doc.fail(
+            path, f"invalid regular expression for the evaluator's dialect (Python re): {exc}"
+        ) from exc
+    if _nested_repeat(_sre.parse(value)):
+        raise doc.fail(
+            path,
+            "regular expression with a repetition inside an unbounded repetition, such as "
+            "(\\w+)+: Python re backtracks exponentially on it (RE2 is linear), so the "
+            "evaluator does not run it",
+        )
+    return compiled
+
+
+def _nested_repeat(items: Any, inside: bool = False) -> bool:
+    """Does a parsed pattern repeat (``{n,m}``, m > 1) inside an unbounded repetition?
+
+    That shape (``(\\w+)+x``, ``(.*)*x``) makes Python's backtracking matcher take
+    exponential time on a near-miss of some 20 characters; one route written so would
+    stall every evaluation of its listener. RE2 (Traefik, Envoy) runs it in linear time."""
+    for op, av in items:
+        if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+            _lo, hi, sub = av
+            if inside and hi > 1:
+                return True
+            if _nested_repeat(sub, inside or hi == _sre.MAXREPEAT):
+                return True
+        elif op == _sre.SUBPATTERN:
+            if _nested_repeat(av[-1], inside):
+                return True
+        elif op == _sre.BRANCH:
+            if any(_nested_repeat(branch, inside) for branch in av[1]):
+                return True
+        elif op in (_sre.ASSERT, _sre.ASSERT_NOT) and _nested_repeat(av[1], inside):
+            return True
+    return False
 
 
 def parse_rules(doc: Doc, kind: str, spec: Mapping[str, Any]) -> tuple[o.Rule, ...]:

@@ -208,6 +208,11 @@ class Table:
         self.resolver = Resolver(objs)
         self.gateways = {g.key: g for g in objs.gateways}
         self.attachments, self.statuses = attach(objs)
+        # Where skipped (unparsable) routes would attach: the listeners they may share.
+        stubs = tuple(s.route for s in objs.skipped if s.route is not None)
+        self.skipped_attachments = attach(
+            o.Objects(gateways=objs.gateways, routes=stubs, namespaces=objs.namespaces)
+        )[0]
         self.plans: dict[tuple[str, str, int], RulePlan] = {}
         for route in objs.routes:
             for rule in route.rules:
@@ -301,6 +306,8 @@ class Table:
         return best[1], ""
 
 
-def build_table(docs: Iterable[Any]) -> Table:
-    """Parse documents (dicts) and build the :class:`Table`; raises ``InputError``."""
-    return Table(parse_objects(docs))
+def build_table(docs: Iterable[Any], *, skip_invalid: bool = False) -> Table:
+    """Parse documents (dicts) and build the :class:`Table`; raises ``InputError`` —
+    unless ``skip_invalid``: then an unparsable document is left out and listed in
+    ``table.objects.skipped`` (the operator's mode: one bad object harms no one else)."""
+    return Table(parse_objects(docs, skip_invalid=skip_invalid))

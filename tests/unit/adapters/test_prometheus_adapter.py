@@ -12,7 +12,13 @@ import pytest
 from tenacity import wait_none
 
 from canary.adapters.errors import MetricsError
-from canary.adapters.prometheus import PrometheusMetrics, sample_from_result
+from canary.adapters.prometheus import (
+    MESSAGE_LIMIT,
+    PrometheusMetrics,
+    QueryLimiter,
+    RefusedMetrics,
+    sample_from_result,
+)
 from canary.core.results import Sample
 from tests.unit.adapters.httpfake import FakeHTTP
 
@@ -144,3 +150,101 @@ def test_sample_from_result(result: Any, expected: Sample) -> None:
 def test_non_numeric_value_is_an_error() -> None:
     with pytest.raises(MetricsError, match="non-numeric"):
         sample_from_result([TS, "hello"], promql="q")
+
+
+# -- sanitized messages, budgets, the concurrency bound (issue 10.7) ----------------------
+
+HTML = b"<html><body><h1>502 Bad Gateway</h1><p>secret-internal-host:8080</p></body></html>"
+
+
+def test_a_body_that_is_not_prometheus_json_is_never_repeated(
+    http: FakeHTTP, prom: PrometheusMetrics
+) -> None:
+    http.script("GET", Q, (400, HTML))
+    with pytest.raises(MetricsError) as err:
+        prom.query(promql="up")
+    message = str(err.value)
+    assert "secret-internal-host" not in message and "<html>" not in message
+    assert f"not Prometheus' error JSON ({len(HTML)} bytes)" in message
+
+
+def test_prometheus_errors_are_one_short_line(http: FakeHTTP, prom: PrometheusMetrics) -> None:
+    long_error = {"status": "error", "errorType": "bad_data", "error": "x\n" * 400}
+    http.script("GET", Q, (400, long_error))
+    with pytest.raises(MetricsError) as err:
+        prom.query(promql="sum(rate(" + "y" * 300 + "[1m]))")
+    message = str(err.value)
+    assert "\n" not in message and len(message) < 2 * MESSAGE_LIMIT
+    assert "bad_data: x x x" in message and "…" in message
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self, t: float = 100.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_a_passed_deadline_sends_nothing(http: FakeHTTP) -> None:
+    clock = Clock()
+    prom = PrometheusMetrics(http.url, timeout=2, wait=wait_none(), clock=clock)
+    with pytest.raises(MetricsError, match="check budget exhausted before the query"):
+        prom.query(promql="up", deadline=clock.t)
+    assert http.requests == []
+
+
+def test_the_request_timeout_shrinks_to_the_budget_left(http: FakeHTTP) -> None:
+    clock = Clock()
+    prom = PrometheusMetrics(http.url, timeout=10, wait=wait_none(), clock=clock)
+    http.script("GET", Q, (200, vector("1")))
+    prom.query(promql="up", deadline=clock.t + 1.5)
+    prom.query(promql="up", deadline=clock.t + 60)
+    assert [r.query["timeout"] for r in http.requests] == [["1.5s"], ["10s"]]
+
+
+def test_retries_stop_at_the_deadline(http: FakeHTTP) -> None:
+    clock = Clock()
+    prom = PrometheusMetrics(http.url, timeout=2, attempts=10, wait=wait_none(), clock=clock)
+
+    def unavailable_and_one_second_passes(_req: object) -> tuple[int, object]:
+        clock.t += 1.0
+        return 503, UNAVAILABLE
+
+    http.script("GET", Q, unavailable_and_one_second_passes)
+    with pytest.raises(MetricsError, match="failed 2 times"):
+        prom.query(promql="up", deadline=clock.t + 1.5)
+    assert len(http.requests) == 2  # not 10: the budget ran out after the second
+
+
+def test_no_free_slot_before_the_deadline_is_an_error(http: FakeHTTP) -> None:
+    clock = Clock()
+    limiter = QueryLimiter(1)
+    prom = PrometheusMetrics(http.url, timeout=2, wait=wait_none(), clock=clock, limiter=limiter)
+    http.script("GET", Q, (200, vector("1")))
+    held = limiter.slot(timeout=None)  # another Rollout's query holds the only slot
+    with held, pytest.raises(MetricsError, match="1 concurrent Prometheus queries per operator"):
+        prom.query(promql="up", deadline=clock.t + 0.01)
+    assert http.requests == []
+    assert prom.query(promql="up", deadline=clock.t + 1) == Sample(value=1.0)  # slot is free
+
+
+def test_the_limiter_bounds_queries_in_flight() -> None:
+    limiter = QueryLimiter(2)
+    with limiter.slot(timeout=0), limiter.slot(timeout=0):
+        third = limiter.slot(timeout=0)
+        with pytest.raises(MetricsError):
+            third.__enter__()
+    with limiter.slot(timeout=0):  # released again
+        pass
+    with pytest.raises(ValueError):
+        QueryLimiter(0)
+
+
+def test_refused_metrics_fail_every_query_with_the_reason() -> None:
+    refused = RefusedMetrics("analysis.address http://x is not on the allowlist\nsecond line")
+    with pytest.raises(MetricsError) as err:
+        refused.query(promql="up", deadline=1.0)
+    assert str(err.value) == "analysis.address http://x is not on the allowlist second line"

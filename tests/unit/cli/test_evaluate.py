@@ -227,3 +227,45 @@ def test_lint_routes_exit_codes(tmp_path: Path) -> None:
     assert r.exit_code == 1 and json.loads(r.output)["errors"] == 1
     r = run("lint-routes", "-f", _bad(tmp_path, "kind: [\n"))
     assert r.exit_code == 3
+
+
+RE2_ROUTE = """\
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: re2, namespace: default}
+spec:
+  parentRefs: [{name: prod-gateway, namespace: infra}]
+  hostnames: [other.example.com]
+  rules:
+  - matches: [{path: {type: RegularExpression, value: '/\\pL+'}}]
+    backendRefs: [{name: x, port: 80}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: orphan, namespace: default}
+addressType: FQDN
+endpoints: [{addresses: [x.local]}]
+"""
+
+
+def test_lint_routes_lists_unparsable_objects_and_checks_the_rest(tmp_path: Path) -> None:
+    bad = tmp_path / "re2.yaml"
+    bad.write_text(RE2_ROUTE)
+    r = run("lint-routes", "-f", SEED, "-f", str(bad))
+    assert r.exit_code == 1, r.output
+    lines = r.output.splitlines()
+    assert any(
+        line.startswith("error HTTPRoute default/re2: unparsable: ")
+        and f"{bad}: spec.rules[0].matches[0].path.value" in line
+        and "bad escape \\p" in line
+        for line in lines
+    ), r.output
+    assert any(
+        line.startswith("info  EndpointSlice default/orphan: ignored-object") for line in lines
+    ), r.output
+    assert "1 problem(s) in 3 route(s)" in r.output  # the seed's routes were checked
+    doc = json.loads(run("lint-routes", "-f", SEED, "-f", str(bad), "-o", "json").output)
+    assert [p["code"] for p in doc["problems"]] == ["unparsable", "ignored-object"]
+    # evaluate stays strict: bad input, naming the file and the field (exit 3)
+    r = run("evaluate", "-f", str(bad), "--request", "GET http://other.example.com/a")
+    assert r.exit_code == 3 and "path.value" in r.output and str(bad) in r.output

@@ -741,3 +741,19 @@ def test_status_reports_labels_and_weights() -> None:
     sim.decide(effective_share=0.0476)
     assert sim.status.effective_weight == 4.76
     assert sim.status.message.startswith("step 1/3 at canary 5%: holding 1m until")
+
+
+def test_data_plane_divergence_condition_is_shown_only_when_a_profile_predicts() -> None:
+    plan = decide(make_rollout(), verified(), obs(), T0)
+    assert plan.status.condition(Cond.DATA_PLANE_DIVERGENCE) is None  # spec profile only
+    found = "HTTPRoute/api-route: Traefik 3.7.15 routes … [method-vs-prefix: …]"
+    plan = decide(make_rollout(), verified(), obs(divergence=found), T0)
+    cond = plan.status.condition(Cond.DATA_PLANE_DIVERGENCE)
+    assert cond is not None and cond.status == "True" and cond.message == found
+    assert cond.reason == Reason.DIVERGES
+    # a pass that did not evaluate keeps the last word; a clean one clears it
+    kept = decide(make_rollout(), plan.status, obs(), T0)
+    assert kept.status.condition(Cond.DATA_PLANE_DIVERGENCE) == cond
+    clean = decide(make_rollout(), plan.status, obs(divergence=""), T0)
+    cleared = clean.status.condition(Cond.DATA_PLANE_DIVERGENCE)
+    assert cleared is not None and cleared.status == "False" and cleared.reason == Reason.AS_SPEC

@@ -360,3 +360,57 @@ def test_a_rule_owned_by_another_rollout_is_left_alone() -> None:
     w.run(T0 + timedelta(seconds=5))
     assert w.rollouts.get(namespace=NS, name="r")["status"]["phase"] == "Progressing"
     assert _weights(w.route()) == [95, 5, 5]
+
+
+def _method_route() -> dict[str, Any]:
+    """GET on PathPrefix /users for the same host: the spec ranks api-route's longer prefix
+    /users/list first; Traefik ranks the method match (+1000) above 5 more characters
+    (× 100)."""
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "by-method", "namespace": NS, "generation": 1},
+        "spec": {
+            "parentRefs": [{"name": "gw", "namespace": NS}],
+            "hostnames": ["api.example.com"],
+            "rules": [
+                {
+                    "matches": [
+                        {"path": {"type": "PathPrefix", "value": "/users"}, "method": "GET"}
+                    ],
+                    "backendRefs": [{"name": "v2", "port": 8080}],
+                }
+            ],
+        },
+    }
+
+
+def test_traefik_gateways_are_predicted_with_the_traefik_profile_and_divergence_shown() -> None:
+    w = World()
+
+    def deeper(route: dict[str, Any]) -> None:
+        route["spec"]["rules"][0]["matches"][0]["path"]["value"] = "/users/list"
+
+    w.routes.edit(kind="HTTPRoute", namespace=NS, name="api-route", fn=deeper)
+    services = [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": n, "namespace": NS},
+         "spec": {"ports": [{"port": 8080}]}}
+        for n in ("v2", "v3", "legacy")
+    ]  # fmt: skip
+    docs = [*_gateway_docs(), *services, w.route(), _method_route()]
+    rollout = Rollout.model_validate(w.rollouts.get(namespace=NS, name="r"))
+    w.observer.cluster = FakeClusterReader(docs)
+    seen = w.observer.observe(rollout, RolloutStatus(), now=T0)
+    assert seen.divergence and "method-vs-prefix" in seen.divergence
+    assert seen.split_verified is False  # Traefik sends GET /users to by-method
+    assert seen.split_culprit and "by-method" in seen.split_culprit
+    # the same routes on another implementation: predicted with the spec, verified
+    other = [
+        {**d, "spec": {**d["spec"], "controllerName": "example.com/other"}}
+        if d["kind"] == "GatewayClass"
+        else d
+        for d in docs
+    ]
+    w.observer.cluster = FakeClusterReader(other)
+    seen = w.observer.observe(rollout, RolloutStatus(), now=T0)
+    assert seen.divergence is None and seen.split_verified is True

@@ -85,3 +85,31 @@ def test_help_documents_the_lease_timings() -> None:
     out = _invoke(["--help"]).output
     for flag in ("--lease-duration", "--lease-renew-deadline", "--lease-retry-period"):
         assert flag in out
+
+
+def test_prometheus_allowlist_budget_and_concurrency_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = _params([])
+    assert p["prometheus_allow"] == () and p["prometheus_check_budget"] == 30.0
+    assert p["prometheus_max_concurrent"] == 4
+    monkeypatch.setenv("CANARY_PROMETHEUS_CHECK_BUDGET", "12.5")
+    monkeypatch.setenv("CANARY_PROMETHEUS_MAX_CONCURRENT", "2")
+    p = _params(["--prometheus-allow", "http://a:9090", "--prometheus-allow", "http://b:9090"])
+    assert p["prometheus_allow"] == ("http://a:9090", "http://b:9090")
+    assert p["prometheus_check_budget"] == 12.5 and p["prometheus_max_concurrent"] == 2
+    with pytest.raises(click.BadParameter):
+        _params(["--prometheus-max-concurrent", "0"])
+
+
+def test_prometheus_allow_from_the_environment_and_bad_urls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from canary.operator.run import _prometheus_allow
+
+    monkeypatch.setenv("CANARY_PROMETHEUS_ALLOW", "http://a:9090, http://b:9090")
+    assert _prometheus_allow((), None) == ("http://a:9090", "http://b:9090")
+    assert _prometheus_allow(("http://c:9090",), None) == ("http://c:9090",)  # flags win
+    with pytest.raises(click.BadParameter, match="http:// or https://") as err:
+        _prometheus_allow(("prometheus:9090",), None)
+    assert err.value.param_hint == "--prometheus-allow"
+    with pytest.raises(click.BadParameter, match="user info"):
+        _prometheus_allow((), "http://u:p@prometheus:9090")

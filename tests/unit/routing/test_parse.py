@@ -262,9 +262,10 @@ def test_bad_route_names_document_and_field(doc: dict[str, Any], field: str, mes
             {
                 "apiVersion": "discovery.k8s.io/v1",
                 "kind": "EndpointSlice",
-                "metadata": {"name": "e"},
+                "metadata": {"name": "e", "labels": {"kubernetes.io/service-name": "s"}},
+                "endpoints": {"not": "a list"},
             },
-            "metadata.labels",
+            "endpoints",
         ),
         (
             {
