@@ -25,6 +25,7 @@ ORDER = (
     Cond.HEALTHY,
     Cond.INVALID,
     Cond.DRIFTED,  # only in Succeeded and Failed (hands off), when weights were applied
+    Cond.CONTESTED,  # only once another field manager reverted the weights
 )
 
 

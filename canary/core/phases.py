@@ -40,6 +40,7 @@ class Cond(StrEnum):
     HEALTHY = "Healthy"  # last verdicts pass; False after a failed check; Unknown inconclusive
     INVALID = "Invalid"  # True when the spec cannot be acted on; the reason names the field
     DRIFTED = "Drifted"  # hands-off phase: live weights differ from the released ones (reported)
+    CONTESTED = "Contested"  # another field manager reverted the weights K times: not re-asserted
 
 
 class Verdict(StrEnum):
@@ -82,6 +83,8 @@ class Reason(StrEnum):
     RULE_OWNED = "RuleOwned"  # an addressed rule is owned by another Rollout (one owner)
     ROLLBACK_UNCONFIRMED = "RollbackUnconfirmed"  # stable 100 written; not confirmed in time
     NO_DRIFT = "NoDrift"  # live weights are the ones last applied
+    CONTESTED = "Contested"  # another manager reverted our weights K times in the window
+    NOT_CONTESTED = "NotContested"  # no revert counted since the contest was cleared
 
 
 class Verb(StrEnum):
