@@ -27,7 +27,7 @@ from canary.core import checks
 from canary.core.conditions import Want
 from canary.core.fieldmanagers import FIELD_MANAGER, Writer
 from canary.core.models import AppliedWeight, Contest
-from canary.core.phases import Cond, Phase, Reason
+from canary.core.phases import Phase, Reason
 from canary.core.schedule import aware, parse_time
 from canary.core.transitions import RESTORED, Run, goto
 
@@ -79,9 +79,7 @@ def _revert(run: Run, desired: tuple[AppliedWeight, ...]) -> Writer | None:
 
 
 def _fields(run: Run, manager: str) -> str:
-    paths = [
-        f"{w.route} {', '.join(w.paths)}" for w in run.obs.writers if w.manager == manager
-    ] or ["the addressed rules"]
+    paths = [f"{w.route} {', '.join(w.paths)}" for w in run.obs.writers if w.manager == manager]
     return (
         "spec.rules (an atomic list: whoever writes a weight owns all the rules); "
         f"our weights: {'; '.join(paths)}"
@@ -159,8 +157,3 @@ def clear(run: Run) -> None:
         return
     cleared: dict[str, object] = {"since": None, "reverts": [], "resumed_at": run.ts}
     run.update(contest=run.s.contest.model_copy(update=cleared))
-
-
-def shown(run: Run) -> bool:
-    """Whether the Contested condition appears (once a revert was ever counted)."""
-    return run.s.contest is not None or run.s.condition(Cond.CONTESTED) is not None

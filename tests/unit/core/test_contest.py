@@ -274,3 +274,16 @@ def test_writers_name_the_weight_paths_of_each_route() -> None:
         "Apply",
     )
     assert w.paths == weight_paths(res)
+
+
+@pytest.mark.parametrize(
+    ("manager", "needle"),
+    [
+        ("kustomize-controller", ".spec.ignore"),
+        ("argocd-controller", "RespectIgnoreDifferences=true"),
+        ("helm", "stop helm from writing the weights"),
+    ],
+)
+def test_recipe_per_manager(manager: str, needle: str) -> None:
+    text = contest.recipe(manager)
+    assert needle in text and "docs/gitops.md" in text and "canary resume" in text
