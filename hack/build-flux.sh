@@ -2,7 +2,7 @@
 # Build Flux kustomize-controller from its Go module (it has `replace` directives, so
 # `go install …@version` refuses it: build from the downloaded module as the main module,
 # as hack/build-kube-apiserver.sh does), and extract the Kustomization and GitRepository
-# CRDs: Kustomization from the kustomize-controller module; GitRepository from the
+# CRDs: Kustomization from the kustomize-controller module; the source kinds from the
 # source-controller module at the version of its API module (github.com/fluxcd/
 # source-controller/api holds the Go types only, no CRD YAML). source-controller itself is
 # not built: the e2e test serves the artifact and writes GitRepository.status.artifact.
@@ -11,7 +11,13 @@ set -euo pipefail
 : "${FLUX_KUSTOMIZE_VERSION:=v1.9.6}" "${FLUX_SOURCE_API_VERSION:=v1.9.6}" "${CANARY_CACHE:=/var/cache/canary-e2e}"
 dir="$CANARY_CACHE/flux/kustomize-controller-$FLUX_KUSTOMIZE_VERSION"
 out="$dir/kustomize-controller"
-built() { [ -x "$out" ] && [ -s "$dir/crds/kustomizations.yaml" ] && [ -s "$dir/crds/gitrepositories.yaml" ]; }
+# kustomize-controller watches every source kind: GitRepository, OCIRepository and Bucket
+# CRDs must exist or its caches never sync (ExternalArtifact: behind a feature gate).
+SOURCES="gitrepositories ocirepositories buckets externalartifacts"
+built() {
+  [ -x "$out" ] && [ -s "$dir/crds/kustomizations.yaml" ] || return 1
+  for k in $SOURCES; do [ -s "$dir/crds/$k.yaml" ] || return 1; done
+}
 if built; then echo "$dir"; exit 0; fi
 mkdir -p "$CANARY_CACHE/flux"
 exec 9>"$CANARY_CACHE/flux/.build.lock"; flock 9   # one builder at a time; the others wait
@@ -32,11 +38,13 @@ go mod edit -replace "github.com/fluxcd/kustomize-controller/api=github.com/flux
 go mod download github.com/fluxcd/kustomize-controller/api >&2
 
 mkdir -p "$dir/crds"
-go build -trimpath -ldflags "-s -w" -o "$out.tmp" . >&2
+[ -x "$out" ] || go build -trimpath -ldflags "-s -w" -o "$out.tmp" . >&2
 # CRDs: kustomize-controller's own (config/crd/bases) and source-controller's GitRepository.
 cp "$src/config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml" "$dir/crds/kustomizations.yaml"
 srcdir="$(moddir "github.com/fluxcd/source-controller@$FLUX_SOURCE_API_VERSION")"
-srccrd="$srcdir/config/crd/bases/source.toolkit.fluxcd.io_gitrepositories.yaml"
-cp "$srccrd" "$dir/crds/gitrepositories.yaml"
+for k in $SOURCES; do
+  cp "$srcdir/config/crd/bases/source.toolkit.fluxcd.io_$k.yaml" "$dir/crds/$k.yaml"
+done
 chmod u+w "$dir/crds/"*.yaml
-mv "$out.tmp" "$out"; echo "$dir"
+[ -x "$out" ] || mv "$out.tmp" "$out"
+echo "$dir"
