@@ -308,7 +308,7 @@ def status_cmd(
     timeout: str,
     output: str,
 ) -> None:
-    """Show a Rollout's status, or wait for a goal (exit 0 reached, 1 failed, 2 timed out).
+    """Show a Rollout's status, or wait for a goal (0 reached, 1 failed or Contested, 2 timeout).
 
     \b
     canary status api -n app-team-a

@@ -190,6 +190,22 @@ def test_a_without_the_recipe_the_fight_ends_contested(
     assert wait.returncode == 1, (wait.stdout, wait.stderr)
     assert "Contested" in wait.stderr and "kustomize-controller" in wait.stderr
     assert server.hits() >= 1
+
+    # `canary resume` re-asserts once; Flux still reverts, so counting starts afresh and
+    # the fight ends Contested again after at most K more flips
+    with RouteHistory(kube, namespace=namespace, name="api-route") as again:
+        resume = _cli(cluster, "resume", "rollout", "-n", namespace, "--wait", "--timeout", "60s")
+        assert resume.returncode == 0, (resume.stdout, resume.stderr)
+
+        def contested_again() -> dict[str, Any] | None:
+            st = _rollout(kube, namespace)["status"]
+            c = st.get("contest") or {}
+            resumed, since = c.get("resumedAt"), c.get("since")
+            return st if resumed and since and since > resumed else None
+
+        again_status = wait_until("Contested again after resume", contested_again, timeout=150)
+    assert again_status["phase"] == "Paused"
+    assert 1 <= again.weights(1).count(50) <= K, again.changes
     started = obj["status"].get("stepStartedAt")
     since = status["contest"]["since"]
     figure(f"Contested {since} after step start {started}; route flipped to ours {flips_seen}x")
