@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export CANARY_CACHE ?= /var/cache/canary-e2e
 
-.PHONY: help venv lint typecheck layering unit e2e test crds tools cluster-up cluster-down demo bench differential clean
+.PHONY: help venv lint typecheck layering unit e2e test crds tools flux-tools cluster-up cluster-down demo bench differential clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,7 +34,7 @@ unit: venv ## unit tests with coverage of canary/core (>= 95 % lines and branche
 
 # The e2e session reuses a running stack or starts one (printing "cluster up in N s")
 # and stops it at the end if it started it.
-e2e: venv tools ## e2e tests on the real local control plane (started when absent)
+e2e: venv tools flux-tools ## e2e tests on the real local control plane (started when absent)
 	@s=$$SECONDS; CANARY_AUDIT=$${CANARY_AUDIT:-1} $(PY) -m pytest tests/e2e -q -m e2e -s -p no:cacheprovider; \
 	  rc=$$?; echo "== e2e: $$((SECONDS - s)) s"; exit $$rc
 
@@ -61,6 +61,9 @@ crds: venv ## regenerate crds/rollout.yaml (and the chart's copy) from the model
 
 tools: venv ## build/install etcd, kube-apiserver, Gateway API CRDs, Traefik, kubectl, Prometheus, helm
 	bash hack/tools.sh
+
+flux-tools: ## build Flux kustomize-controller v1.9.6 + its CRDs into $(CANARY_CACHE)/flux (cached)
+	nice -n 10 bash hack/build-flux.sh
 
 cluster-up: tools ## start (or reuse) the local control plane; writes .local/cluster.env
 	bash hack/cluster-up.sh

@@ -95,7 +95,10 @@ def precheck(verb: str, obj: Obj) -> Check:
     if verb == Verb.RESUME:
         if ph in (Phase.PENDING, Phase.PROGRESSING):
             return done("not paused")
-        return WRITE if ph == Phase.PAUSED else refuse(f"cannot resume in phase {ph}")
+        contested = (render.condition(obj, "Contested") or {}).get("status") == "True"
+        if ph == Phase.PAUSED or (contested and ph in (*_RESTORED, Phase.ROLLING_BACK)):
+            return WRITE  # contested RollingBack/RolledBack/Aborted: re-assert, keep the phase
+        return refuse(f"cannot resume in phase {ph}")
     raise AssertionError(verb)
 
 

@@ -1,7 +1,8 @@
 """``canary status NAME [--wait] [--until done|paused|step=N] [--timeout D]``: CI's gate.
 
 Exit codes (DESIGN.md, CLI contract): 0 goal reached (Succeeded, or the ``--until``
-state); 1 RolledBack, Aborted, Failed, or Paused after a failed check; 2 timed out; 3
+state); 1 RolledBack, Aborted, Failed, Paused after a failed check, or Contested
+(another field manager keeps reverting the weights: a person must act); 2 timed out; 3
 usage, not found or access denied. ``--until paused`` is ``AwaitingPromotion=True`` (a
 manual gate) — what Argo's ``status`` cannot stop at; if the rollout succeeds first that
 is 0 with a note. ``--until done`` keeps waiting through a user pause. Without
@@ -113,10 +114,15 @@ def _where(obj: Obj) -> str:
 
 
 def failure(obj: Obj) -> Outcome | None:
-    """Exit 1 when the rollout failed: a failed terminal phase or a pause after a failed check."""
+    """Exit 1 when the rollout failed or a person must act: Contested, a failed terminal
+    phase or a pause after a failed check."""
     s = render.status(obj)
     ph = s.get("phase")
     message = f": {s['message']}" if s.get("message") else ""
+    contested = render.condition(obj, Cond.CONTESTED)
+    if contested and contested.get("status") == "True":  # a person must act (canary resume)
+        why = f": {contested.get('message')}" if contested.get("message") else message
+        return Outcome(EXIT_FAILED, f"rollout {render.key(obj)} {ph}, Contested{why}")
     if ph in FAILED_PHASES:
         return Outcome(EXIT_FAILED, f"rollout {render.key(obj)} {ph}{message}")
     if ph == Phase.PAUSED and s.get("pauseReason") == PAUSE_FAILURE:
@@ -302,7 +308,7 @@ def status_cmd(
     timeout: str,
     output: str,
 ) -> None:
-    """Show a Rollout's status, or wait for a goal (exit 0 reached, 1 failed, 2 timed out).
+    """Show a Rollout's status, or wait for a goal (0 reached, 1 failed or Contested, 2 timeout).
 
     \b
     canary status api -n app-team-a

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from canary.core import checks
+from canary.core import checks, contest
 from canary.core.conditions import Want
 from canary.core.models import LastCommand
 from canary.core.observation import Command
@@ -105,7 +105,12 @@ def pause(run: Run) -> Outcome:
 
 
 def resume(run: Run) -> Outcome:
-    """Continue after a pause: the step re-verifies its split and holds its full pause."""
+    """Continue after a pause: the step re-verifies its split and holds its full pause.
+
+    A contested RollingBack, RolledBack or Aborted Rollout keeps its phase and re-asserts
+    stable 100 / canary 0 (``canary.core.contest``)."""
+    if run.s.phase in _RESTORED | {Phase.ROLLING_BACK} and contest.contested(run):
+        return APPLIED, f"contest cleared: re-asserting stable 100 / canary 0 in {run.s.phase}"
     if run.s.phase in (Phase.PENDING, Phase.PROGRESSING):
         return IN_EFFECT, "not paused"
     if run.s.phase != Phase.PAUSED:
@@ -154,7 +159,10 @@ def handle(run: Run, command: Command, refuse: str | None = None) -> None:
         kind, detail = IGNORED, f"unknown verb {command.verb!r}; use " + ", ".join(COMMANDS)
     else:
         events_before = len(run.events)
+        was_contested = contest.contested(run)
         kind, detail = handler(run)
+        if was_contested and kind == APPLIED and command.verb != Verb.PAUSE:
+            contest.clear(run)  # a person acted: re-assert once; older reverts don't count
         del run.events[events_before:]  # the acknowledgement below is the one Event
     result = checks.clip(f"{kind}: {detail}", 1024)
     run.ack = LastCommand(

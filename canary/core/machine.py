@@ -64,7 +64,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from canary.core import checks, commands
+from canary.core import checks, commands, contest
 from canary.core.conditions import Want, merge
 from canary.core.hashing import spec_hash
 from canary.core.models import AppliedWeight, Condition, Rollout, RolloutStatus
@@ -229,7 +229,9 @@ def _assemble(run: Run, old: RolloutStatus, generation: int) -> Plan:
     obs = run.obs
     desired = run.desired()
     write = bool(desired) and differs(desired, obs.live_weights)
-    stray = drifted(desired, obs.live_weights, run.s.last_applied_weights) if desired else ()
+    write, contested = contest.track(run, desired, write)  # may pause: re-read below
+    desired = run.desired()
+    stray = drifted(desired, obs.live_weights, run.s.last_applied_weights) if write else ()
     if stray:
         rules = ", ".join(f"{w.route} rule {w.rule} {w.stable}/{w.canary}" for w in stray)
         run.warning(Reason.DRIFT, f"live weights changed by someone else ({rules}); re-asserting")
@@ -237,7 +239,7 @@ def _assemble(run: Run, old: RolloutStatus, generation: int) -> Plan:
         w = run.canary_weight()
         run.normal(Reason.WEIGHTS_APPLIED, f"writing stable {100 - (w or 0)} / canary {w}")
     applied: list[AppliedWeight] = list(run.s.last_applied_weights)
-    if desired and not write:
+    if desired and not differs(desired, obs.live_weights):
         applied = list(desired)
     drift = _hands_off_drift(run, old)
     split = run.split()
@@ -250,7 +252,7 @@ def _assemble(run: Run, old: RolloutStatus, generation: int) -> Plan:
         observed_weight=_kept(run, "observed_weight", _percent(obs.observed_share)),
         last_applied_weights=applied[:128],
         message=_message(run, split),
-        conditions=_conditions(run, split, gate, generation, drift),
+        conditions=_conditions(run, split, gate, generation, drift, contested),
     )
     was_gate = old.condition(Cond.AWAITING_PROMOTION)
     if gate and (was_gate is None or was_gate.status != "True"):
@@ -319,7 +321,12 @@ def _message(run: Run, split: SplitCheck) -> str:
 
 
 def _conditions(
-    run: Run, split: SplitCheck, gate: bool, generation: int, drift: Want | None
+    run: Run,
+    split: SplitCheck,
+    gate: bool,
+    generation: int,
+    drift: Want | None,
+    contested: Want | None = None,
 ) -> list[Condition]:
     obs, phase = run.obs, run.s.phase
     ready: Literal["True", "False", "Unknown"] = (
@@ -358,6 +365,8 @@ def _conditions(
     divergence = _divergence_condition(run)
     if divergence is not None:
         wanted[Cond.DATA_PLANE_DIVERGENCE] = divergence
+    if contested is not None:
+        wanted[Cond.CONTESTED] = contested
     return merge(run.s.conditions, wanted, run.ts, generation)
 
 

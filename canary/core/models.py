@@ -358,6 +358,24 @@ class AppliedWeight(_Model):
     canary: int = Field(ge=0)
 
 
+class Contest(_Model):
+    """Another field manager reverting the weights (docs/state-machine.md "Contested")."""
+
+    reverts: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        description="managedFields times of the reverts seen within the window (newest last).",
+    )
+    manager: str | None = Field(default=None, max_length=128, description="Who reverted.")
+    fields: str = Field(default="", max_length=1024, description="What was reverted.")
+    since: str | None = Field(
+        default=None, max_length=64, description="Contested since (None: still re-asserting)."
+    )
+    resumed_at: str | None = Field(
+        default=None, max_length=64, description="Reverts before this time no longer count."
+    )
+
+
 class LastCommand(_Model):
     id: str = Field(max_length=253)
     verb: str = Field(max_length=32)
@@ -421,6 +439,7 @@ class RolloutStatus(_Model):
     )
     analysis: list[MetricStatus] = Field(default_factory=list, max_length=10)
     last_command: LastCommand | None = None
+    contest: Contest | None = None
     conditions: list[Condition] = Field(default_factory=list, max_length=16)
     message: str = Field(default="", max_length=1024)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from canary.core.fieldmanagers import Writer
 from canary.core.models import AppliedWeight
 from canary.core.phases import COMMAND_ANNOTATION, COMMAND_ID_ANNOTATION, Reason
 from canary.core.results import AnalysisResult
@@ -72,6 +73,8 @@ class Observation:
     - ``analysis``: a check that completed since the last decide (None: none ran).
     - ``command``: the command annotations, if any (acted on once per id).
     - ``deleting``: the Rollout carries a deletionTimestamp.
+    - ``writers``: per addressed route, the last manager other than canary that owns
+      ``spec.rules`` (from managedFields; ``canary.core.fieldmanagers``).
     """
 
     invalid: str | None = None
@@ -90,3 +93,4 @@ class Observation:
     analysis: AnalysisResult | None = None
     command: Command | None = None
     deleting: bool = False
+    writers: tuple[Writer, ...] = ()

@@ -42,6 +42,7 @@ class Cond(StrEnum):
     DRIFTED = "Drifted"  # hands-off phase: live weights differ from the released ones (reported)
     DATA_PLANE_DIVERGENCE = "DataPlaneDivergence"  # the gateway routes an addressed rule's
     # requests differently from the Gateway API spec (its profile predicts the share)
+    CONTESTED = "Contested"  # another field manager reverted the weights K times: not re-asserted
 
 
 class Verdict(StrEnum):
@@ -86,6 +87,8 @@ class Reason(StrEnum):
     NO_DRIFT = "NoDrift"  # live weights are the ones last applied
     DIVERGES = "DataPlaneDiverges"  # the data plane's profile and the spec disagree (named)
     AS_SPEC = "AsSpec"  # the data plane's profile routes the addressed rules as the spec
+    CONTESTED = "Contested"  # another manager reverted our weights K times in the window
+    NOT_CONTESTED = "NotContested"  # no revert counted since the contest was cleared
 
 
 class Verb(StrEnum):

@@ -22,6 +22,7 @@ from canary.core.analysis.plan import measurement_plan, requests_query
 from canary.core.analysis.promql import TemplateError, prometheus_duration
 from canary.core.analysis.templates import Backend, Target
 from canary.core.analysis.verdicts import error_result, judge_metric, summarize
+from canary.core.fieldmanagers import writers
 from canary.core.gateways import controllers_by_gateway, route_controllers
 from canary.core.models import AppliedWeight, Rollout, RolloutStatus
 from canary.core.observation import Observation, RuleRef, command_from_annotations
@@ -169,6 +170,7 @@ class Observer:
             analysis=analysis,
             command=command,
             deleting=deleting,
+            writers=writers(res.routes, res.resolved),  # who last wrote the rules (Contested)
         )
 
     # -- the cluster around the routes ------------------------------------------------

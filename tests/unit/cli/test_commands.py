@@ -132,6 +132,27 @@ def test_precheck(verb: str, phase: str | None, want: Any) -> None:
     assert (WRITE if check.write else check.code) == want
 
 
+@pytest.mark.parametrize(
+    ("phase", "contested", "want"),
+    [
+        (
+            "RolledBack",
+            "True",
+            WRITE,
+        ),  # a contested rollback re-asserts stable 100, keeps its phase
+        ("Aborted", "True", WRITE),
+        ("RollingBack", "True", WRITE),
+        ("Aborted", "False", NA),
+        ("Succeeded", "True", NA),
+    ],
+)
+def test_precheck_resume_when_contested(phase: str, contested: str, want: Any) -> None:
+    obj = ro(phase)
+    obj["status"]["conditions"] = [{"type": "Contested", "status": contested}]
+    check = precheck("resume", obj)
+    assert (WRITE if check.write else check.code) == want
+
+
 def test_precheck_stale_status_writes() -> None:
     obj = ro("Succeeded")
     obj["metadata"]["generation"] = 2

@@ -58,6 +58,9 @@ STEP1_UNVERIFIED = ro(
         (ro("Paused", pauseReason="user"), "done", None),  # --until done waits through it
         (ro("Paused", pauseReason="failure"), "done", 1),
         (ro("Paused", pauseReason="failure"), "paused", 1),
+        (ro("Paused", pauseReason="contested", conditions=conds(Contested="True")), "done", 1),
+        (ro("RollingBack", conditions=conds(Contested="True")), "done", 1),  # a person must act
+        (ro("Paused", pauseReason="user", conditions=conds(Contested="False")), "done", None),
         (ro("Succeeded"), "done", 0),
         (ro("Succeeded"), "paused", 0),  # succeeded first: 0 with a note
         (ro("Succeeded"), "step=2", 0),
@@ -326,3 +329,11 @@ def test_status_data_output(fmt: str) -> None:
     assert data["name"] == "api" and data["namespace"] == NS
     assert data["result"]["exitCode"] == 1
     assert data["status"]["phase"] == "RolledBack"
+
+
+def test_contested_names_the_manager_and_the_fix() -> None:
+    message = "kustomize-controller reverted the weights 3 times within 10m (...). Fix: ..."
+    cond = {"type": "Contested", "status": "True", "reason": "Contested", "message": message}
+    outcome = judge(ro("Paused", pauseReason="contested", conditions=[cond]), parse_until("done"))
+    assert outcome is not None and outcome.code == 1
+    assert "Contested" in outcome.reason and "kustomize-controller" in outcome.reason
