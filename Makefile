@@ -61,3 +61,24 @@ bench: venv ## benchmarks (tables)
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+
+# --- image and a real node (docs/install.md) ---------------------------------------------
+.PHONY: image registry registry-down node-tools node-up node-down
+
+image: ## build the operator image from the Dockerfile without a daemon (buildah; prints size and contents)
+	bash hack/build-image.sh --report
+
+registry: image ## a loopback registry (127.0.0.1:$$REGISTRY_PORT) with the image pushed to it
+	bash hack/registry.sh push
+
+registry-down: ## stop the loopback registry, by PID
+	bash hack/registry.sh down
+
+node-tools: ## build/install the node's parts: kubelet, scheduler, controller-manager, containerd 2.x, runc
+	bash hack/node-tools.sh
+
+node-up: node-tools ## one real node (containerd + kubelet + scheduler + controller-manager) beside the stack
+	bash hack/node-up.sh
+
+node-down: ## stop what node-up started, by PID
+	bash hack/node-down.sh
