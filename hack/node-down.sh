@@ -24,9 +24,17 @@ stop_named kubelet
 # Containers outlive containerd (their shims re-parent); stop them from containerd's records.
 tasks="$NODE/containerd/state/io.containerd.runtime.v2.task"
 if [ -d "$tasks" ]; then
-  for f in "$tasks"/*/*/init.pid; do [ -f "$f" ] && stop_pid "container $(basename "$(dirname "$f")" | cut -c1-12)" "$(cat "$f")"; done
-  for f in "$tasks"/*/*/shim.pid; do [ -f "$f" ] && stop_pid "shim $(basename "$(dirname "$f")" | cut -c1-12)" "$(cat "$f")"; done
+  for f in "$tasks"/*/*/init.pid; do
+    [ -f "$f" ] && stop_pid "container $(basename "$(dirname "$f")" | cut -c1-12)" "$(cat "$f")"
+  done
 fi
+# containerd 2.x records no shim pid; its shims are the processes started with this node's
+# own containerd socket as their -address (nothing else uses that path)
+sock="$NODE/containerd/containerd.sock"
+for p in /proc/[0-9]*; do
+  cmd="$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" || continue
+  [[ "$cmd" == *containerd-shim-runc-v2*"-address $sock"* ]] && stop_pid "shim" "${p#/proc/}"
+done
 stop_named kube-controller-manager
 stop_named kube-scheduler
 stop_named containerd

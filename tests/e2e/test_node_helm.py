@@ -76,12 +76,15 @@ def node(cluster: dict[str, str]) -> Iterator[Node]:
     sh("hack/build-image.sh")
     ref = sh("hack/registry.sh", "push").strip().splitlines()[-1]
     digest = (LOCAL / "registry" / "digest").read_text().strip()
+    registry_up = (LOCAL / "registry" / "registry.env").exists()
     already = (LOCAL / "node" / "node.env").exists()
     print(sh("hack/node-up.sh").strip().splitlines()[-1])
     node_ip = (LOCAL / "node" / "node-ip").read_text().strip()
     yield Node(image=ref.rsplit(":", 1)[0], digest=digest, node_ip=node_ip, cluster=cluster)
     if not already and not os.environ.get("CANARY_KEEP_STACK"):
         sh("hack/node-down.sh", timeout=120)
+        if not registry_up:
+            sh("hack/registry.sh", "down", timeout=60)
 
 
 @dataclass
