@@ -90,7 +90,7 @@ if (( report )); then
   echo "entrypoint: $(bah inspect --type image --format '{{.OCIv1.Config.Entrypoint}}' "$CANARY_IMAGE")"
   echo "python:     $(chroot "$m" /opt/canary/bin/python -c 'import sys; print(sys.version.split()[0])')"
   echo "debian packages: $(chroot "$m" dpkg-query -W -f '${Package}\n' | wc -l)"
-  echo "python packages: $(chroot "$m" /opt/canary/bin/python -m pip --version >/dev/null 2>&1 && echo '(pip present!)' || true)$(ls -d "$m"/opt/canary/lib/python3*/site-packages/*.dist-info | wc -l)"
+  echo "python distributions: $(ls -d "$m"/opt/canary/lib/python3*/site-packages/*.dist-info | wc -l) (requirements.lock + canary)"
   echo "build cache: $(du -sh "$STORE/storage" | cut -f1) in $STORE/storage"
   echo "disk use (MiB):"
   (cd "$m" && du -sm opt/canary usr/lib usr/share usr/bin var etc 2>/dev/null | sed 's/^/  /')
