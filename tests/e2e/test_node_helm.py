@@ -73,10 +73,10 @@ def node(cluster: dict[str, str]) -> Iterator[Node]:
     for tool in ("kubelet", "kube-scheduler", "kube-controller-manager"):
         if not (CACHE / "k8s" / os.environ.get("K8S_VERSION", "v1.36.3") / tool).exists():
             pytest.fail(f"{tool} is not built: run `make node-tools` (hack/build-node.sh)")
+    registry_up = (LOCAL / "registry" / "registry.env").exists()
     sh("hack/build-image.sh")
     ref = sh("hack/registry.sh", "push").strip().splitlines()[-1]
     digest = (LOCAL / "registry" / "digest").read_text().strip()
-    registry_up = (LOCAL / "registry" / "registry.env").exists()
     already = (LOCAL / "node" / "node.env").exists()
     print(sh("hack/node-up.sh").strip().splitlines()[-1])
     node_ip = (LOCAL / "node" / "node-ip").read_text().strip()
