@@ -34,7 +34,7 @@ unit: venv ## unit tests with coverage of canary/core (>= 95 % lines and branche
 
 # The e2e session reuses a running stack or starts one (printing "cluster up in N s")
 # and stops it at the end if it started it.
-e2e: venv tools flux-tools ## e2e tests on the real local control plane (started when absent)
+e2e: venv tools flux-tools node-tools ## e2e tests on the real local control plane (started when absent) and the node
 	@s=$$SECONDS; CANARY_AUDIT=$${CANARY_AUDIT:-1} $(PY) -m pytest tests/e2e -q -m e2e -s -p no:cacheprovider; \
 	  rc=$$?; echo "== e2e: $$((SECONDS - s)) s"; exit $$rc
 
@@ -84,3 +84,24 @@ differential: venv cluster-up ## real Traefik vs the evaluator's traefik/spec pr
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+
+# --- image and a real node (docs/install.md) ---------------------------------------------
+.PHONY: image registry registry-down node-tools node-up node-down
+
+image: ## build the operator image from the Dockerfile without a daemon (buildah; prints size and contents)
+	bash hack/build-image.sh --report
+
+registry: image ## a loopback registry (127.0.0.1:$$REGISTRY_PORT) with the image pushed to it
+	bash hack/registry.sh push
+
+registry-down: ## stop the loopback registry, by PID
+	bash hack/registry.sh down
+
+node-tools: ## build/install the node's parts: kubelet, scheduler, controller-manager, containerd 2.x, runc
+	bash hack/node-tools.sh
+
+node-up: node-tools ## one real node (containerd + kubelet + scheduler + controller-manager) beside the stack
+	bash hack/node-up.sh
+
+node-down: ## stop what node-up started, by PID
+	bash hack/node-down.sh

@@ -90,6 +90,9 @@ start etcd "$ETCD_BIN" --name canary --data-dir "$LOCAL/etcd" \
 wait_for 30 "etcd /health" sh -c "curl -sf http://127.0.0.1:$ETCD_PORT/health | grep -q '\"health\":\"true\"'"
 
 # --- kube-apiserver --------------------------------------------------------------------
+# The ServiceAccount admission plugin stays on: Pods (only with make node-up) get their
+# token volume; it needs each namespace's "default" ServiceAccount, which
+# kube-controller-manager (make node-up) creates. Without a node no Pods are created.
 # CANARY_AUDIT=1: an audit log (Metadata level: who, verb, resource, response code; no
 # bodies) at .local/audit/audit.log, so tests can count the requests of each identity
 # (tests/e2e/audit.py). Recorded in cluster.env as AUDIT_LOG.
@@ -119,7 +122,7 @@ start kube-apiserver "$KAS_BIN" "${AUDIT_ARGS[@]}" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
   --service-cluster-ip-range=10.96.0.0/24 \
-  --authorization-mode=RBAC --disable-admission-plugins=ServiceAccount \
+  --authorization-mode=RBAC \
   --profiling=false --v=1
 wait_for 90 "kube-apiserver /readyz" curl -sf --cacert "$pki/ca.crt" "https://127.0.0.1:$APISERVER_PORT/readyz"
 
