@@ -61,3 +61,7 @@ bench: venv ## benchmarks (tables)
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+
+.PHONY: bench-analysis
+bench-analysis: venv ## analysis quality: seeded simulation, 1,000 rollouts per cell (~10 min CPU)
+	$(PY) benchmarks/analysis_quality.py
