@@ -527,7 +527,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=1000, help="rollouts per cell (default 1000)")
     ap.add_argument("--seed", type=int, default=14)
-    ap.add_argument("--query", choices=("delta", "increase"), default="increase")
+    ap.add_argument("--query", choices=("delta", "increase"), default="delta")
     ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--quick", action="store_true", help="smoke run: 20 runs, 2 traffic levels")
     args = ap.parse_args(argv)
