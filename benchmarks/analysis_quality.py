@@ -278,6 +278,46 @@ class Backend:
         return Sample(rate, requests=total), p99
 
 
+@dataclass
+class WindowCounts:
+    """The ``counted`` query form, fast: it counts exactly the requests scraped in the
+    window (a series born inside it from zero), so per-window counts are Poisson draws —
+    no per-scrape series needed. Windows are whole check periods (the real window is
+    aligned to scrapes: at a step change it holds up to one scrape interval of the
+    previous weight's traffic; ignored here)."""
+
+    periods: list[tuple[int, int, list[int]]] = field(default_factory=list)
+    requests_seen: bool = False  # a request series exists (no data before the first)
+    latency_seen: bool = False
+
+    def draw(
+        self, rng: random.Random, mean: float, err_rate: float, probs: Sequence[float]
+    ) -> None:
+        ok, err = poisson(rng, mean * (1 - err_rate)), poisson(rng, mean * err_rate)
+        buckets = [poisson(rng, mean * p) if p > 0 else 0 for p in probs]
+        self.requests_seen = self.requests_seen or ok + err > 0
+        self.latency_seen = self.latency_seen or sum(buckets) > 0
+        self.periods.append((ok, err, buckets))
+        if len(self.periods) > 24:
+            del self.periods[:12]
+
+    def query(self, periods: int) -> tuple[Sample, Sample]:
+        last = self.periods[-periods:]
+        ok = sum(p[0] for p in last)
+        err = sum(p[1] for p in last)
+        if not self.requests_seen:
+            empty = Sample(None, empty=True, requests=None)
+            return empty, empty
+        total = float(ok + err)
+        rate = err / total if total > 0 else math.nan
+        if not self.latency_seen:
+            return Sample(rate, requests=total), Sample(None, empty=True, requests=total)
+        counts = [float(sum(p[2][i] for p in last)) for i in range(13)]
+        return Sample(rate, requests=total), Sample(
+            histogram_quantile(0.99, counts), requests=total
+        )
+
+
 # -- the state machine's rules -----------------------------------------------------------
 
 
@@ -356,6 +396,8 @@ def run_rollout(
         b.scrape(t_hist, round(10**6 * p))
     if base > 0:
         stable.err.scrape(t_hist, round(10**6 * base))
+    fast_canary = WindowCounts()
+    fast_stable = WindowCounts(requests_seen=True, latency_seen=True)  # serving for a while
     sm = StepMachine()
     baseline: dict[str, float] = {}
     next_scrape = phase
@@ -367,12 +409,20 @@ def run_rollout(
         end = now + INTERVAL
         start = end - INTERVAL if since is None or not accumulate else since
         weight = STEPS[sm.step] / 100
-        while next_scrape <= end:
-            canary.scrape(rng, next_scrape, total_rps * weight * SCRAPE, canary_err, canary_probs)
-            stable.scrape(rng, next_scrape, total_rps * (1 - weight) * SCRAPE, base, stable_probs)
-            next_scrape += SCRAPE
-        c_err, c_lat = canary.query(start, end, form)
-        s_err, s_lat = stable.query(start, end, form)
+        if form == "delta":
+            c_mean, s_mean = total_rps * weight * INTERVAL, total_rps * (1 - weight) * INTERVAL
+            fast_canary.draw(rng, c_mean, canary_err, canary_probs)
+            fast_stable.draw(rng, s_mean, base, stable_probs)
+            k = round((end - start) / INTERVAL)
+            (c_err, c_lat), (s_err, s_lat) = fast_canary.query(k), fast_stable.query(k)
+        else:
+            while next_scrape <= end:
+                c_mean, s_mean = total_rps * weight * SCRAPE, total_rps * (1 - weight) * SCRAPE
+                canary.scrape(rng, next_scrape, c_mean, canary_err, canary_probs)
+                stable.scrape(rng, next_scrape, s_mean, base, stable_probs)
+                next_scrape += SCRAPE
+            c_err, c_lat = canary.query(start, end, form)
+            s_err, s_lat = stable.query(start, end, form)
         results: list[MetricResult] = []
         for m in metrics:
             c, s = (c_err, s_err) if m.template == "error-rate" else (c_lat, s_lat)

@@ -66,7 +66,9 @@ def _first_sample(prometheus_url: str, selector: str) -> float | None:
     return min(stamps) if stamps else None
 
 
+@pytest.mark.parametrize("flavor", ["traefik", "app"])
 def test_first_failing_sample_is_caught_by_the_first_window_that_contains_it(
+    flavor: str,
     deploy: Any,
     operator: Any,
     kube: client.ApiClient,
@@ -82,7 +84,7 @@ def test_first_failing_sample_is_caught_by_the_first_window_that_contains_it(
     app = deploy(weights=(90, 10))
     operator()
     steps = [{"weight": 5}, {"weight": 100}]
-    metrics = [{"name": "error-rate", "template": "error-rate", "max": 0.05}]
+    metrics = [{"name": "error-rate", "template": "error-rate", "max": 0.05, "flavor": flavor}]
     manifest = rollout_manifest(namespace=namespace, steps=steps, metrics=metrics)
     kubectl("apply", "-f", "-", input=manifest)
     with Traffic(url=app.url, headers=app.headers, rate=RATE):
@@ -106,10 +108,15 @@ def test_first_failing_sample_is_caught_by_the_first_window_that_contains_it(
     failing = [m for m in checks if m["verdict"] == "fail"]
     assert len(failing) == 1, checks  # failureLimit 0: the first failure acts
     fail = failing[0]
-    canary_5xx = (
-        f'traefik_service_requests_total{{service=~".+-svc-{namespace}-{app.canary}-[0-9]+'
-        f'@kubernetesgateway",code=~"5.."}}'
-    )
+    if flavor == "traefik":
+        canary_5xx = (
+            f'traefik_service_requests_total{{service=~".+-svc-{namespace}-{app.canary}-[0-9]+'
+            f'@kubernetesgateway",code=~"5.."}}'
+        )
+    else:  # the backend's own counter, scraped with namespace/service target labels
+        canary_5xx = (
+            f'http_requests_total{{namespace="{namespace}",service="{app.canary}",code=~"5.."}}'
+        )
     first = _first_sample(cluster_env.prometheus_url, canary_5xx)
     assert first is not None, "no canary 5xx series in Prometheus"
     assert first >= fault_wall - 1.0, (first, fault_wall)  # born by the fault
@@ -120,7 +127,8 @@ def test_first_failing_sample_is_caught_by_the_first_window_that_contains_it(
     assert "offset 3s) >= 0 or " in fail["query"], fail["query"]
     done = _ts(_status(final)["phaseStartedAt"]) - fault_wall
     figure(
-        f"fault (canary error rate 0.2 at 5 %) → first 5xx sample {first - fault_wall:.1f} s, "
+        f"{flavor}: fault (canary error rate 0.2 at 5 %) → first 5xx sample "
+        f"{first - fault_wall:.1f} s, "
         f"→ failing check {_ts(fail['time']) - fault_wall:.1f} s (its window contains that "
         f"sample), → RolledBack {done:.1f} s; scrape 1s, interval 3s, {RATE} rps, "
         f"{fail['samples']} canary requests in the failing window"
