@@ -122,6 +122,19 @@ POLICIES: dict[str, tuple[Metric, ...]] = {
 }
 
 
+# Not in the default run: the significance policy as docs/analysis.md showed it before
+# issue 14 (per-window test at 0.05, p99 maxRatio 1.5 on any number of requests); measure
+# it with --policies significance-before --query increase --no-accumulate.
+EXTRA_POLICIES: dict[str, tuple[Metric, ...]] = {
+    "significance-before": (
+        _metric("error-rate", "error-rate", maxIncrease=0.01, significance=0.05),
+        _metric("latency", "latency", maxRatio=1.5),
+    ),
+}
+DEFAULT_POLICIES = tuple(POLICIES)
+POLICIES.update(EXTRA_POLICIES)
+
+
 def analysis_policy() -> Analysis:
     return Analysis.model_validate(
         {
@@ -526,6 +539,7 @@ def simulate(
     traffic: Sequence[float] = TRAFFIC,
     baselines: Sequence[float] = BASELINES,
     faults: Sequence[Fault] = FAULTS,
+    accumulate: bool = True,
 ) -> list[Cell]:
     policy = analysis_policy()
     cells: list[Cell] = []
@@ -546,6 +560,7 @@ def simulate(
                                 base=base,
                                 fault=fault,
                                 form=form,
+                                accumulate=accumulate,
                             )
                         )
                     cells.append(Cell(name, rps, base, fault, outcomes))
@@ -573,29 +588,81 @@ def table(cells: Sequence[Cell]) -> str:
     return "\n".join(out)
 
 
+def compact(cells: Sequence[Cell]) -> str:
+    """One row per policy, traffic and baseline: healthy → false rollbacks (95 % upper
+    bound); each fault → detected % (within 3 checks %), median checks to the rollback."""
+    faults = [f for f in FAULTS if any(c.fault == f for c in cells)]
+    head = ["policy", "canary rps @5 %", "stable errors", *[f.name for f in faults]]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows: dict[tuple[str, float, float], dict[str, Cell]] = {}
+    for c in cells:
+        rows.setdefault((c.policy, c.rps, c.base), {})[c.fault.name] = c
+    for (policy, rps, base), by_fault in rows.items():
+        parts = [policy, f"{rps:g}", f"{100 * base:g} %"]
+        for f in faults:
+            c = by_fault.get(f.name)
+            if c is None:
+                parts.append("")
+                continue
+            n = len(c.outcomes)
+            if f.healthy:
+                parts.append(f"**{_pct(c.rollbacks, n)}**")
+            else:
+                med = c.median_checks()
+                parts.append(
+                    f"{100 * c.rollbacks / n:.0f} % ({100 * c.within(3) / n:.0f} %), "
+                    f"{'–' if med is None else f'{med:g}'}"
+                )
+        out.append("| " + " | ".join(parts) + " |")
+    return "\n".join(out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=1000, help="rollouts per cell (default 1000)")
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--query", choices=("delta", "increase"), default="delta")
-    ap.add_argument("--policies", default=",".join(POLICIES))
+    ap.add_argument("--policies", default=",".join(DEFAULT_POLICIES))
+    ap.add_argument("--faults", help="comma-separated fault names (default: all)")
+    ap.add_argument(
+        "--no-accumulate",
+        action="store_true",
+        help="judge every window alone (before issue 14: quiet windows were thrown away)",
+    )
     ap.add_argument("--quick", action="store_true", help="smoke run: 20 runs, 2 traffic levels")
     args = ap.parse_args(argv)
     policies = [p for p in args.policies.split(",") if p]
     for p in policies:
         if p not in POLICIES:
             ap.error(f"--policies: unknown policy {p!r} (known: {', '.join(POLICIES)})")
+    faults = FAULTS
+    if args.faults:
+        names = [f for f in args.faults.split(",") if f]
+        faults = tuple(f for f in FAULTS if f.name in names)
+        if len(faults) != len(names):
+            ap.error(f"--faults: known faults are {', '.join(f.name for f in FAULTS)}")
     runs, traffic = args.runs, TRAFFIC
     if args.quick:
         runs, traffic = 20, (1.0, 5.0)
     started = time.process_time()
-    cells = simulate(runs=runs, seed=args.seed, form=args.query, policies=policies, traffic=traffic)
+    cells = simulate(
+        runs=runs,
+        seed=args.seed,
+        form=args.query,
+        policies=policies,
+        traffic=traffic,
+        faults=faults,
+        accumulate=not args.no_accumulate,
+    )
     print(
         f"# analysis quality: {runs} runs/cell, seed {args.seed}, query {args.query}, "
         f"scrape {SCRAPE:g}s, interval {INTERVAL:g}s, steps {STEPS}, pause {PAUSE:g}s, "
-        f"deadline {DEADLINE:g}s, minRequests {MIN_REQUESTS}, failureLimit {FAILURE_LIMIT}; "
+        f"deadline {DEADLINE:g}s, minRequests {MIN_REQUESTS}, failureLimit {FAILURE_LIMIT}, "
+        f"quiet windows {'judged alone' if args.no_accumulate else 'accumulated'}; "
         f"python {platform.python_version()}, {time.process_time() - started:.0f}s CPU\n"
     )
+    print(compact(cells))
+    print()
     print(table(cells))
     return 0
 
