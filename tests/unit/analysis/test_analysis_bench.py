@@ -135,7 +135,20 @@ def test_step_machine_deadline_and_success_paths_agree_with_decide() -> None:
 def test_quick_run_prints_a_row_per_cell(capsys: pytest.CaptureFixture[str]) -> None:
     assert aq.main(["--quick", "--policies", "significance"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| sig")]
-    assert len(rows) == 2 * len(aq.BASELINES) * len(aq.FAULTS)
+    compact = [row for row in rows if "**" in row]  # one per traffic level and baseline
+    assert len(compact) == 2 * len(aq.BASELINES)
+    assert len(rows) - len(compact) == 2 * len(aq.BASELINES) * len(aq.FAULTS)
+
+
+def test_faults_and_before_policy_can_be_chosen(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--quick", "--policies", "significance-before", "--query", "increase"]
+    assert aq.main([*argv, "--no-accumulate", "--faults", "healthy"]) == 0
+    out = capsys.readouterr().out
+    assert "quiet windows judged alone" in out and "query increase" in out
+    rows = [line for line in out.splitlines() if line.startswith("| significance-before")]
+    assert len(rows) == 2 * 2 * len(aq.BASELINES)  # compact + full, healthy only
+    with pytest.raises(SystemExit):
+        aq.main(["--faults", "nope"])
 
 
 def test_unknown_policy_is_refused() -> None:
