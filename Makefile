@@ -105,3 +105,7 @@ node-up: node-tools ## one real node (containerd + kubelet + scheduler + control
 
 node-down: ## stop what node-up started, by PID
 	bash hack/node-down.sh
+
+.PHONY: bench-analysis
+bench-analysis: venv ## analysis quality: seeded simulation, 1,000 rollouts per cell (~10 min CPU)
+	$(PY) benchmarks/analysis_quality.py

@@ -274,8 +274,8 @@ def measurement_line(name: str, m: Mapping[str, Any]) -> str:
     stable = f" (stable {_num(m.get('stableValue'))})" if m.get("stableValue") is not None else ""
     return (
         f"{name}: {_num(m.get('value'))}{stable} vs {m.get('bound') or 'none'} → "
-        f"{m.get('verdict', '?')}, {m.get('samples', 0)} samples"
-        + (f" — {m['message']}" if m.get("message") else "")
+        f"{m.get('verdict', '?')}{' (dry run)' if m.get('dryRun') else ''}, "
+        f"{m.get('samples', 0)} samples" + (f" — {m['message']}" if m.get("message") else "")
     )
 
 
@@ -375,7 +375,7 @@ def detail_renderable(
                 _num(m.get("value")),
                 _num(m.get("stableValue")),
                 str(m.get("bound") or ""),
-                Text(verdict, style=style),
+                Text(verdict + (" (dry run)" if m.get("dryRun") else ""), style=style),
                 str(m.get("samples", 0)),
                 age(m.get("time"), now),
             )

@@ -42,7 +42,7 @@ def verdict_of(result: AnalysisResult, policy: Analysis) -> Verdict:
     if verdict == Verdict.NO_DATA and policy.no_data != "hold":
         verdict = Verdict.FAIL if policy.no_data == "fail" else Verdict.PASS
     if verdict == Verdict.PASS:
-        counted = [r.samples for r in result.results if r.samples > 0]
+        counted = [r.samples for r in result.results if r.samples > 0 and not r.dry_run]
         if counted and max(counted) < policy.min_requests:
             verdict = Verdict.INCONCLUSIVE
     return verdict
@@ -54,6 +54,7 @@ def _measurement(r: MetricResult, at: str) -> Measurement:
         stable_value=_finite(r.stable_value),
         bound=clip(r.bound, 256),
         samples=max(r.samples, 0),
+        dry_run=r.dry_run,
         verdict=r.verdict.value,
         time=at,
         query=clip(r.query, 8192),
@@ -74,15 +75,25 @@ def record(history: list[MetricStatus], result: AnalysisResult, at: str) -> list
     return [MetricStatus(name=n, measurements=by_name[n]) for n in order][-MAX_METRICS:]
 
 
+BASELINE_REQUESTS = ".requests"  # status.baseline["<metric>.requests"]: stable requests behind it
+
+
 def baseline(current: dict[str, float], result: AnalysisResult, canary: int) -> dict[str, float]:
-    """Stable values of passing metrics, kept while stable still gets traffic (< 100)."""
+    """Stable values of passing metrics, kept while stable still gets traffic (< 100),
+    with the stable request count each rested on (key ``<metric>.requests``; metric names
+    are DNS labels, so the key cannot collide)."""
     if canary >= 100:
         return current
     out = dict(current)
     for r in result.results:
         stable = _finite(r.stable_value)
         if r.verdict == Verdict.PASS and stable is not None:
-            out[clip(r.name, 63)] = stable
+            name = clip(r.name, 63)
+            out[name] = stable
+            if r.stable_samples > 0:
+                out[name + BASELINE_REQUESTS] = float(r.stable_samples)
+            else:
+                out.pop(name + BASELINE_REQUESTS, None)
     return out
 
 
@@ -91,13 +102,15 @@ def _num(value: float | None) -> str:
 
 
 def failing_events(result: AnalysisResult) -> list[Event]:
-    """One Warning per failing metric: name, canary value, bound, stable value, samples."""
+    """One Warning per failing metric: name, canary value, bound, stable value, samples;
+    a dryRun metric's says so (reason AnalysisDryRun) and is never acted on."""
     return [
         Event(
             "Warning",
-            Reason.ANALYSIS_FAILED,
+            Reason.ANALYSIS_DRY_RUN if r.dry_run else Reason.ANALYSIS_FAILED,
             clip(
-                f"{r.name}: canary {_num(r.value)} violates {r.bound or 'its bound'} "
+                ("dry run, not acted on: " if r.dry_run else "")
+                + f"{r.name}: canary {_num(r.value)} violates {r.bound or 'its bound'} "
                 f"(stable {_num(r.stable_value)}, {r.samples} requests)"
                 + (f": {r.message}" if r.message else ""),
                 1024,
@@ -114,7 +127,7 @@ def summary(result: AnalysisResult) -> str:
     parts = [
         f"{r.name} error: {r.message}"
         if r.verdict == Verdict.ERROR and r.message
-        else f"{r.name} {r.verdict.value} ({_num(r.value)})"
+        else f"{r.name} {r.verdict.value}{' (dry run)' if r.dry_run else ''} ({_num(r.value)})"
         for r in result.results
     ]
     return "; ".join(parts) or "no metrics"

@@ -133,6 +133,14 @@ class Step(_Model):
         description="How long to hold (Go duration). Omitted: wait for promotion.",
     )
 
+    consecutive_passes: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="Passing checks in a row needed before the step may end (default 1: "
+        "the last check passed). Ignored without metrics.",
+    )
+
     _pause = field_validator("pause")(classmethod(lambda cls, v: _check_duration(v)))
 
 
@@ -187,6 +195,11 @@ class Metric(_Model):
         lt=1,
         description="Count-based bounds fail only if a one-sided test says the canary is worse "
         "than stable at this level (e.g. 0.05).",
+    )
+    dry_run: bool = Field(
+        default=False,
+        description="Measured, recorded and reported (status, Events, canary status) but never "
+        "acts: its verdict does not count towards the check's.",
     )
 
     @model_validator(mode="after")
@@ -338,6 +351,7 @@ class Measurement(_Model):
     stable_value: float | None = Field(default=None, description="Stable value, same window.")
     bound: str = Field(default="", max_length=256, description="The bound(s) applied.")
     samples: int = Field(default=0, ge=0, description="Canary requests in the window.")
+    dry_run: bool = Field(default=False, description="A dryRun metric: never acted on.")
     verdict: str = Field(max_length=32, description="pass, fail, inconclusive, nodata or error.")
     time: str = Field(max_length=64, description="When it was measured (RFC 3339).")
     query: str = Field(default="", max_length=8192, description="The canary PromQL.")
@@ -432,10 +446,15 @@ class RolloutStatus(_Model):
         description="promote --full: succeed once the last step's split is verified.",
     )
     failures: int = Field(default=0, ge=0, description="Failed checks so far (cumulative).")
+    step_passes: int = Field(
+        default=0, ge=0, description="Passing checks in a row at the current step."
+    )
     pause_reason: str | None = Field(default=None, max_length=32)
     last_applied_weights: list[AppliedWeight] = Field(default_factory=list, max_length=128)
     baseline: dict[str, float] = Field(
-        default_factory=dict, description="Stable values recorded at the previous step."
+        default_factory=dict,
+        description="Stable values recorded at the previous step ('<metric>.requests': the "
+        "stable requests each rested on).",
     )
     analysis: list[MetricStatus] = Field(default_factory=list, max_length=10)
     last_command: LastCommand | None = None

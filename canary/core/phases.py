@@ -68,6 +68,7 @@ class Reason(StrEnum):
     ANALYSIS_FAILED = "AnalysisFailed"  # a metric failed its bound
     ANALYSIS_INCONCLUSIVE = "AnalysisInconclusive"  # too few requests or no data; holding
     ANALYSIS_ERROR = "AnalysisError"  # a query failed; holding
+    ANALYSIS_DRY_RUN = "AnalysisDryRun"  # a dryRun metric failed: reported, never acted on
     FAILURE_LIMIT = "FailureLimitReached"  # failed checks exceeded failureLimit
     DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"  # a wait or hold outlived progressDeadline
     ROLLING_BACK = "RollingBack"  # writing stable 100 / canary 0

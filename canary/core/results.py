@@ -34,9 +34,11 @@ class MetricResult:
     value: float | None = None  # canary
     stable_value: float | None = None  # stable, same query and window
     samples: int = 0  # canary requests in the window
+    stable_samples: int = 0  # stable requests in the window (0: none or unknown)
     bound: str = ""  # human-readable bound(s), e.g. "max 0.01, maxIncrease 0.005"
     query: str = ""  # the canary query as sent
     message: str = ""  # why this verdict, one line
+    dry_run: bool = False  # measured and reported, never counted in the check's verdict
 
 
 @dataclass(frozen=True)

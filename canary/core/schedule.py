@@ -5,7 +5,10 @@ strings rendered from it, so a decision replayed with the same ``now`` gives the
 status. ``analysis_due`` tells the operator when to query Prometheus: only while a step
 is active and its split verified, every ``spec.analysis.interval``, and never over a
 window that reaches back before the split was verified (data from the previous weight
-would judge the wrong thing).
+would judge the wrong thing). When the last checks at this step had fewer than
+``minRequests`` canary requests, the next window reaches back to the end of the last
+check here that had enough (or to the verification): evidence accumulates across quiet
+windows instead of each being thrown away (0.2 rps at 5 % is 12 requests a minute).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from canary.core.durations import parse_duration
-from canary.core.models import RolloutSpec, RolloutStatus
-from canary.core.phases import Cond, Phase
+from canary.core.models import Measurement, RolloutSpec, RolloutStatus
+from canary.core.phases import Cond, Phase, Verdict
 
 
 def aware(now: datetime) -> datetime:
@@ -88,5 +91,33 @@ def analysis_window(
     now = aware(now)
     if due is None or now < due:
         return None
-    seconds = parse_duration(spec.analysis.interval)
-    return AnalysisWindow(start=now - timedelta(seconds=seconds), end=now, seconds=seconds)
+    start = now - timedelta(seconds=parse_duration(spec.analysis.interval))
+    since = sparse_since(spec, status)
+    if since is not None and since < start:
+        start = since
+    return AnalysisWindow(start=start, end=now, seconds=(now - start).total_seconds())
+
+
+def _sparse(checks: list[Measurement], min_requests: int) -> bool:
+    return all(m.verdict == Verdict.INCONCLUSIVE.value and m.samples < min_requests for m in checks)
+
+
+def sparse_since(spec: RolloutSpec, status: RolloutStatus) -> datetime | None:
+    """Where the evidence of the next check starts when the last check at this step had
+    too few canary requests: the end of the latest check here that had enough, else the
+    verification. None when the last check had enough (the window is one interval)."""
+    verified = parse_time(status.verified_at)
+    if verified is None:
+        return None
+    by_time: dict[datetime, list[Measurement]] = {}
+    for metric in status.analysis:
+        for m in metric.measurements:
+            at = parse_time(m.time)
+            if at is not None and at > verified:
+                by_time.setdefault(at, []).append(m)
+    since: datetime | None = None
+    for at in sorted(by_time, reverse=True):
+        if not _sparse(by_time[at], spec.analysis.min_requests):
+            return at if since is not None else None
+        since = verified
+    return since

@@ -138,6 +138,7 @@ def start_step(run: Run, index: int, reason: str = Reason.STEP_ADVANCED) -> None
         step_started_at=run.ts,
         verified_at=None,
         step_verdict=None,
+        step_passes=0,
         hold_since=run.ts,  # waiting for the split is bounded by progressDeadline
     )
     goto(run, Phase.PROGRESSING, reason, f"step {run.label(index)}: canary {weight}%")
@@ -173,6 +174,7 @@ def judge(run: Run, result: AnalysisResult) -> None:
     before = run.s.step_verdict
     run.update(
         step_verdict=verdict.value,
+        step_passes=run.s.step_passes + 1 if verdict == Verdict.PASS else 0,
         baseline=checks.baseline(run.s.baseline, result, run.canary_weight() or 0),
     )
     detail = checks.summary(result)
@@ -260,12 +262,16 @@ def progressing(run: Run) -> None:
 
 
 def step_done(run: Run) -> bool:
-    """The pause has elapsed since verification and the last check here passed."""
+    """The pause has elapsed since verification and the last check here passed (the last
+    ``consecutivePasses`` checks, when the step asks for more than one)."""
     step = run.step
     held = seconds_since(run.s.verified_at, run.now) or 0.0
     if step is None or step.pause is None or held < parse_duration(step.pause):
         return False
-    return not run.spec.analysis.metrics or run.s.step_verdict == Verdict.PASS
+    if not run.spec.analysis.metrics:
+        return True
+    needed = step.consecutive_passes or 1
+    return run.s.step_verdict == Verdict.PASS and (needed == 1 or run.s.step_passes >= needed)
 
 
 def rolling_back(run: Run) -> None:

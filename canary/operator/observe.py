@@ -421,7 +421,9 @@ class Observer:
             ]
             return summarize(results, time=stamp)
         try:
-            planned = measurement_plan(spec, namespace=ns, targets=self._targets(res))
+            planned = measurement_plan(
+                spec, namespace=ns, targets=self._targets(res), window=window.seconds
+            )
         except TemplateError as exc:
             results = [error_result(m, query="", message=str(exc)) for m in spec.analysis.metrics]
             return summarize(results, time=stamp)
@@ -463,6 +465,7 @@ class Observer:
                     min_requests=spec.analysis.min_requests,
                     no_data=spec.analysis.no_data,
                     baseline=status.baseline.get(name),
+                    baseline_requests=status.baseline.get(name + ".requests"),
                     query=query,
                 )
             )

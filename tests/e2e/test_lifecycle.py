@@ -144,9 +144,16 @@ def test_aborted_rollout_keeps_stable_100_asserted(
         "canary.dev/command=abort", f"canary.dev/command-id=abort-{secrets.token_hex(4)}",
     )  # fmt: skip
     wait_until("Aborted", _phase(kube, namespace, "Aborted"), timeout=30)
-    wait_until("stable 100", lambda: _weights(_route(kube, namespace)) == [100, 0], timeout=30)
+
+    def restored() -> bool:  # live, and recorded as applied (what drift is judged against)
+        applied = _status(_rollout(kube, namespace)).get("lastAppliedWeights") or []
+        return _weights(_route(kube, namespace)) == [100, 0] and [
+            (w["stable"], w["canary"]) for w in applied
+        ] == [(100, 0)]
+
+    wait_until("stable 100 applied", restored, timeout=30)
     # someone pushes traffic back to the aborted canary: re-asserted, with a Drift Warning
-    _set_weights(kubectl, namespace, 50, 50)
+    _set_weights(kubectl, namespace, 70, 30)
     wait_until("re-asserted", lambda: _weights(_route(kube, namespace)) == [100, 0], timeout=30)
     assert any(r == "Drift" for r, _ in _warnings(kube, namespace))
     assert _status(_rollout(kube, namespace))["phase"] == "Aborted"

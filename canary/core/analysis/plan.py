@@ -12,6 +12,7 @@ Gateway's controller by ``canary.core.analysis.flavors.with_flavors`` when omitt
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,12 +47,18 @@ def custom_query(
     namespace: str,
     targets: Sequence[Target],
     backend: Backend,
+    interval: str | None = None,
 ) -> str:
     """Render ``metric.query`` for one backend; the first addressed rule fills route/rule."""
     assert metric.query is not None
     try:
         return render_custom(
-            metric.query, spec=spec, namespace=namespace, targets=targets, backend=backend
+            metric.query,
+            spec=spec,
+            namespace=namespace,
+            targets=targets,
+            backend=backend,
+            interval=interval,
         )
     except TemplateError as exc:
         raise TemplateError(f"metric {metric.name}: {exc}") from exc
@@ -115,13 +122,24 @@ def render_custom(
     return render(text, variables)
 
 
+def window_range(seconds: float) -> str:
+    """A PromQL range for a window of ``seconds`` (whole seconds, at least 1s)."""
+    return f"{max(1, math.ceil(seconds - 1e-9))}s"
+
+
 def measurement_plan(
-    spec: RolloutSpec, *, namespace: str, targets: Sequence[Target]
+    spec: RolloutSpec,
+    *,
+    namespace: str,
+    targets: Sequence[Target],
+    window: float | None = None,
 ) -> list[PlannedQuery]:
     """For each metric: canary then stable queries. ``targets``: the addressed rules,
-    resolved to indexes (rule names are resolved by the route evaluator, not here)."""
+    resolved to indexes (rule names are resolved by the route evaluator, not here).
+    ``window``: the range in seconds when it is not ``analysis.interval`` (a window that
+    reaches back over quiet checks, ``canary.core.schedule.analysis_window``)."""
     plan: list[PlannedQuery] = []
-    interval = spec.analysis.interval
+    interval = spec.analysis.interval if window is None else window_range(window)
     for metric in spec.analysis.metrics:
         for backend in _backends(spec, namespace):
             if metric.template is not None:
@@ -151,7 +169,12 @@ def measurement_plan(
                 )
                 continue
             value = custom_query(
-                metric, spec=spec, namespace=namespace, targets=targets, backend=backend
+                metric,
+                spec=spec,
+                namespace=namespace,
+                targets=targets,
+                backend=backend,
+                interval=interval,
             )
             requests = requests_query(
                 spec,

@@ -17,6 +17,7 @@ Pure Python (``math.lgamma``, ``math.erfc``); no scipy in the core.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 EXACT_MAX_TOTAL = 2000  # tables up to this many requests are always tested exactly
@@ -49,6 +50,24 @@ def _sum_exp(logs: list[float]) -> float:
     return math.exp(top) * sum(math.exp(v - top) for v in logs)
 
 
+TAIL_EPS = 1e-17  # a tail term this small relative to the sum so far ends the sum
+
+
+def _tail(log_term: Callable[[int], float], first: int, last: int, mode: float) -> float:
+    """Sum of ``exp(log_term(k))`` for k in first..last, stopping once past the mode
+    (terms only shrink there) and the next term is negligible — identical to the full sum
+    to double precision, and cheap for the large counts of a busy canary."""
+    logs: list[float] = []
+    top = -math.inf
+    for k in range(first, last + 1):
+        v = log_term(k)
+        if k > mode and logs and v < top + math.log(TAIL_EPS):
+            break
+        logs.append(v)
+        top = max(top, v)
+    return _sum_exp(logs)
+
+
 def _normal_sf(z: float) -> float:
     """P(Z > z) for a standard normal Z."""
     return 0.5 * math.erfc(z / math.sqrt(2))
@@ -59,11 +78,16 @@ def fisher_greater(x1: int, n1: int, x2: int, n2: int) -> float:
     total, errors = n1 + n2, x1 + x2
     hi = min(n1, errors)
     log_den = _log_comb(total, n1)
-    logs = [
-        _log_comb(errors, k) + _log_comb(total - errors, n1 - k) - log_den
-        for k in range(x1, hi + 1)
-    ]
-    return min(1.0, _sum_exp(logs))
+    mode = (n1 + 1) * (errors + 1) / (total + 2)
+    return min(
+        1.0,
+        _tail(
+            lambda k: _log_comb(errors, k) + _log_comb(total - errors, n1 - k) - log_den,
+            x1,
+            hi,
+            mode,
+        ),
+    )
 
 
 def two_proportion_z(x1: int, n1: int, x2: int, n2: int) -> float:
@@ -102,7 +126,7 @@ def binomial_greater(errors: float, requests: float, rate: float) -> TestResult:
         return TestResult(0.0, "binomial")  # any error is impossible under the baseline
     if n - x + 1 <= EXACT_MAX_TERMS:
         lp, lq = math.log(rate), math.log1p(-rate)
-        logs = [_log_comb(n, k) + k * lp + (n - k) * lq for k in range(x, n + 1)]
-        return TestResult(min(1.0, _sum_exp(logs)), "binomial")
+        term = lambda k: _log_comb(n, k) + k * lp + (n - k) * lq  # noqa: E731
+        return TestResult(min(1.0, _tail(term, x, n, (n + 1) * rate)), "binomial")
     mean, sd = n * rate, math.sqrt(n * rate * (1 - rate))
     return TestResult(_normal_sf((x - 0.5 - mean) / sd), "normal")

@@ -4,7 +4,9 @@ Each builtin measures ONE backend (canary or stable) over the addressed rules an
 a companion request-count query, so a verdict knows how many requests back a value (and a
 5 % canary with 3 requests is *inconclusive*, not a pass or a failure).
 
-Error rates are written ``(sum(increase(errors)) or vector(0)) / sum(increase(all))``:
+Counts over a window are ``(S - S offset i) >= 0 or S`` per series (``counted``: a series
+born inside the window counts from zero, which ``increase()`` cannot do). Error rates are
+``(sum(counted(errors)) or vector(0)) / sum(counted(all))``:
 gateways create a ``code="500"`` series only after the first 500, so without ``or vector(0)``
 a healthy canary would answer "no data" (Flagger's failure mode). With no traffic at all the
 denominator is empty and the answer is still, correctly, no data.
@@ -172,14 +174,25 @@ def selector(flavor: Flavor, *, namespace: str, targets: Sequence[Target], backe
     return render(tmpl, _vars(namespace, None, backend))
 
 
+def counted(series: str, rng: str) -> str:
+    """What ``series`` (counters) counted over the window ``rng``, per series:
+    ``(S - S offset rng) >= 0 or S``. Unlike ``increase(S[rng])``, a series born inside the
+    window counts from zero (gateways create ``code="500"`` at the first 500, and
+    ``increase()`` never sees a series' first sample, so a fault used to wait for its
+    second failing request's window); a counter reset counts from the reset; and the
+    count is the requests scraped in the window, not extrapolated to its edges."""
+    return f"(({series} - {series} offset {rng}) >= 0 or {series})"
+
+
 def _requests(family: _Family, sel: str, rng: str) -> str:
-    return f"sum(increase({family.requests}{{{sel}}}[{rng}]))"
+    return f"sum{counted(f'{family.requests}{{{sel}}}', rng)}"
 
 
 def request_count(
     flavor: Flavor, *, namespace: str, targets: Sequence[Target], backend: Backend, interval: str
 ) -> str:
-    """``sum(increase(<requests>{<backend>}[interval]))`` — requests behind a value."""
+    """``sum((R - R offset i) >= 0 or R)`` over the backend's request counter — the
+    requests behind a value (see ``counted``)."""
     sel = selector(flavor, namespace=namespace, targets=targets, backend=backend)
     return _requests(_FAMILIES[flavor], sel, render("{{interval}}", {"interval": interval}))
 
@@ -200,13 +213,13 @@ def builtin(
     rng = render("{{interval}}", {"interval": interval})
     requests = _requests(family, sel, rng)
     if template == "error-rate":
-        errors = f"sum(increase({family.requests}{{{sel},{family.errors}}}[{rng}]))"
+        errors = f"sum{counted(f'{family.requests}{{{sel},{family.errors}}}', rng)}"
         return BuiltinQuery(f"({errors} or vector(0)) / {requests}", requests, True, "ratio")
     if template == "latency":
         q = render("{{quantile}}", {"quantile": str(quantile or DEFAULT_QUANTILE)})
         value = (
-            f"histogram_quantile({q}, sum by (le) (rate({family.bucket}{{{sel}}}[{rng}])))"
-            f"{family.scale}"
+            f"histogram_quantile({q}, sum by (le) "
+            f"{counted(f'{family.bucket}{{{sel}}}', rng)}){family.scale}"
         )
         return BuiltinQuery(value, requests, False, "seconds")
     value = f"sum(rate({family.requests}{{{sel}}}[{rng}]))"

@@ -10,13 +10,21 @@ The rules, in order (each a one-line reason in ``MetricResult.message``):
 3. Absolute bounds ``min``/``max`` on the canary value.
 4. Relative bounds against a reference: the stable value from the same query and window,
    or — when stable has no traffic (the last step at 100 %) — the ``baseline`` recorded at
-   the previous step. ``maxIncrease``: canary − reference; ``maxRatio``: canary / reference,
-   skipped with a note when the reference is 0. No reference at all → skipped with a note.
+   the previous step (with the stable request count it rested on, so the test below is
+   two-sample: a baseline is an estimate, not the truth). ``maxIncrease``: canary −
+   reference; ``maxRatio``: canary / reference, skipped with a note when the reference is 0.
+   No reference at all → skipped with a note.
 5. ``significance`` (error-rate only, where the value is a proportion of counted requests):
    a violated relative bound FAILs only if a one-sided test says the canary is worse at that
    level (p < significance). Otherwise the verdict is INCONCLUSIVE — the step holds and the
    next window brings more data — not PASS, because the observed rate *did* exceed the
    bound. Absolute bounds are never softened by significance.
+6. ``significance`` on a ``latency`` quantile: a quantile q over n requests rests on the
+   (1 − q)·n slowest of them; a violated relative bound FAILs only when that tail holds at
+   least ``TAIL_REQUESTS`` requests (p99: 1,000 requests), else INCONCLUSIVE. One window
+   of 60 requests at 5 % puts 0.6 requests in the p99 tail — the estimate is then the
+   slowest request or two and trips maxRatio 1.5 in about one healthy window in ten
+   (benchmarks/analysis_quality.py). Without ``significance`` it is judged as before.
 """
 
 from __future__ import annotations
@@ -25,9 +33,12 @@ import math
 from collections.abc import Sequence
 
 from canary.core.analysis.stats import TestResult, binomial_greater, canary_worse
+from canary.core.analysis.templates import DEFAULT_QUANTILE
 from canary.core.models import Metric, NoDataPolicy
 from canary.core.phases import Verdict
 from canary.core.results import AnalysisResult, MetricResult, Sample
+
+TAIL_REQUESTS = 10  # requests in a quantile's tail before a relative latency bound can fail
 
 
 def _num(x: float) -> str:
@@ -60,7 +71,11 @@ def describe_bounds(metric: Metric) -> str:
 
 
 def _reference(
-    stable: Sample | None, stable_requests: float | None, min_requests: int, baseline: float | None
+    stable: Sample | None,
+    stable_requests: float | None,
+    min_requests: int,
+    baseline: float | None,
+    baseline_requests: float | None = None,
 ) -> tuple[float | None, str, float | None]:
     """(reference value, its name, its request count) for the relative bounds.
 
@@ -76,7 +91,7 @@ def _reference(
         assert stable.value is not None
         return stable.value, "stable", n
     if baseline is not None and not math.isnan(baseline):
-        return baseline, "baseline", None
+        return baseline, "baseline", baseline_requests or None
     return None, "", None
 
 
@@ -85,13 +100,20 @@ def _significance(
 ) -> TestResult | str:
     """The test result, or why it could not be run."""
     if metric.template != "error-rate":
-        return "significance applies to error-rate only"
+        return "significance applies to error-rate and latency only"
     if n1 is None or (ref_name == "stable" and n2 is None):
         return "no request counts to test"
-    if ref_name == "baseline":
+    if ref_name == "baseline" and n2 is None:
         return binomial_greater(value * n1, n1, ref)
     assert n2 is not None
     return canary_worse(value * n1, n1, ref * n2, n2)
+
+
+def _tail(metric: Metric, n: float | None) -> float | None:
+    """Requests in the latency quantile's tail: (1 − q)·n (None: count unknown)."""
+    if n is None or math.isnan(n):
+        return None
+    return round((1 - (metric.quantile or DEFAULT_QUANTILE)) * n, 9)
 
 
 def judge_metric(
@@ -105,11 +127,16 @@ def judge_metric(
     no_data: NoDataPolicy,
     baseline: float | None,
     query: str,
+    baseline_requests: float | None = None,
 ) -> MetricResult:
     """Judge one metric over one window (rules in the module docstring)."""
     n1 = canary_requests if canary_requests is not None else canary.requests
     bound = describe_bounds(metric)
     stable_value = stable.value if _has_value(stable) and stable is not None else None
+    n_stable = stable_requests
+    if n_stable is None and stable is not None:
+        n_stable = stable.requests
+    stable_n = max(0, round(n_stable)) if n_stable is not None and math.isfinite(n_stable) else 0
 
     def result(verdict: Verdict, message: str, value: float | None = None) -> MetricResult:
         return MetricResult(
@@ -118,9 +145,11 @@ def judge_metric(
             value=value,
             stable_value=stable_value,
             samples=max(0, round(n1)) if n1 is not None and not math.isnan(n1) else 0,
+            stable_samples=stable_n,
             bound=bound,
             query=query,
             message=message,
+            dry_run=metric.dry_run,
         )
 
     if n1 is not None and n1 < min_requests:
@@ -144,7 +173,9 @@ def judge_metric(
 
     relative: list[str] = []
     notes: list[str] = []
-    ref, ref_name, n2 = _reference(stable, stable_requests, min_requests, baseline)
+    ref, ref_name, n2 = _reference(
+        stable, stable_requests, min_requests, baseline, baseline_requests
+    )
     if metric.max_increase is not None or metric.max_ratio is not None:
         if ref is None:
             notes.append("relative bounds skipped: no stable value or baseline")
@@ -164,7 +195,19 @@ def judge_metric(
                         f"maxRatio {_num(metric.max_ratio)}"
                     )
 
-    if relative and metric.significance is not None and ref is not None:
+    if relative and metric.significance is not None and metric.template == "latency":
+        tail = _tail(metric, n1)
+        if tail is not None and tail < TAIL_REQUESTS:
+            why = (
+                f"{'; '.join(relative)} but the quantile rests on {_num(tail)} tail requests "
+                f"< {TAIL_REQUESTS} (significance)"
+            )
+            if failures:
+                return result(Verdict.FAIL, "; ".join([*failures, why]), value)
+            return result(Verdict.INCONCLUSIVE, "; ".join([why, *notes]), value)
+        if tail is None:
+            notes.append("no request counts for the quantile's tail; significance ignored")
+    elif relative and metric.significance is not None and ref is not None:
         test = _significance(metric, value, ref, ref_name, n1, n2)
         if isinstance(test, str):
             notes.append(f"{test}; significance ignored")
@@ -193,13 +236,15 @@ def error_result(metric: Metric, *, query: str, message: str) -> MetricResult:
         bound=describe_bounds(metric),
         query=query,
         message=message.splitlines()[0] if message else "query failed",
+        dry_run=metric.dry_run,
     )
 
 
 def judge(results: Sequence[MetricResult]) -> Verdict:
     """FAIL if any failed, else ERROR if any errored, else INCONCLUSIVE if any was
-    inconclusive or held for no data, else PASS (also with no metrics)."""
-    verdicts = {r.verdict for r in results}
+    inconclusive or held for no data, else PASS (also with no metrics). ``dryRun`` metrics
+    are left out: they are measured and reported, never acted on."""
+    verdicts = {r.verdict for r in results if not r.dry_run}
     if Verdict.FAIL in verdicts:
         return Verdict.FAIL
     if Verdict.ERROR in verdicts:

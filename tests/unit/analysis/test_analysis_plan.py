@@ -61,7 +61,7 @@ def test_custom_query_renders_per_backend() -> None:
     assert 'service="user-service-v3"' in canary.value and 'idx="1"' in canary.value
     assert 'service="user-service-v2"' in stable.value and 'idx="0"' in stable.value
     assert "[30s]" in canary.value and 'route=~"api-route"' in canary.value
-    assert canary.requests.startswith("sum(increase(http_requests_total{")
+    assert canary.requests.startswith("sum((http_requests_total{")
     assert not canary.count_based
 
 
