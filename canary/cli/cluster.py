@@ -95,11 +95,13 @@ def connect(target: Target) -> Cluster:
 
 
 def _kube_cluster(target: Target) -> Cluster:
-    from canary.adapters.kube import KubeEvents, KubeRollouts, load_api_client
+    # Imported here, not at the top: ``--help``, completion, ``plan`` and ``evaluate``
+    # never load Kubernetes code (docs/performance.md, "CLI latency").
+    from canary.cli.kubeapi import CliEvents, CliRollouts, load_api_client
 
     api = load_api_client(kubeconfig=target.kubeconfig, context=target.context)
     namespace = target.namespace or _context_namespace(target) or DEFAULT_NAMESPACE
-    return Cluster(rollouts=KubeRollouts(api), events=KubeEvents(api), namespace=namespace)
+    return Cluster(rollouts=CliRollouts(api), events=CliEvents(api), namespace=namespace)
 
 
 def _context_namespace(target: Target) -> str | None:
