@@ -63,7 +63,7 @@ demo: venv demo-tools ## the seed scenario end to end: a healthy rollout and a f
 bench: venv ## benchmarks (tables)
 	$(PY) benchmarks/evaluator.py
 
-bench-cli: venv demo-tools ## CLI latency (get/status/--help/promote) beside kubectl, on the local stack (table)
+bench-cli: venv cluster-up ## CLI latency (--help, get, status, promote → wire) beside kubectl on the local stack (table)
 	$(PY) benchmarks/cli.py
 
 clean:

@@ -114,6 +114,7 @@ def main() -> int:
         if bench.status().get("phase") != "Aborted":
             bench.command("abort")
             wait_until("aborted", lambda: bench.status().get("phase") == "Aborted", timeout=30)
+            wait_until("100/0 served", lambda: bench.serves(100, 0), timeout=30)
         bench.command("retry")
         wait_until(
             "step 1",
