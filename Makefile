@@ -5,12 +5,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export CANARY_CACHE ?= /var/cache/canary-e2e
 
-.PHONY: help venv lint typecheck layering unit e2e test crds tools flux-tools cluster-up cluster-down demo bench differential clean
+.PHONY: help venv lint typecheck layering unit e2e test crds tools demo-tools flux-tools cluster-up cluster-down demo bench bench-cli differential clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(VENV)/.installed: pyproject.toml
+	@echo "venv: installing canary and its dependencies into $(VENV) (≈ 1 min)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
@@ -38,7 +39,7 @@ e2e: venv tools flux-tools node-tools ## e2e tests on the real local control pla
 	@s=$$SECONDS; CANARY_AUDIT=$${CANARY_AUDIT:-1} $(PY) -m pytest tests/e2e -q -m e2e -s -p no:cacheprovider; \
 	  rc=$$?; echo "== e2e: $$((SECONDS - s)) s"; exit $$rc
 
-test: lint unit e2e ## every test: lint, unit, e2e
+test: tools lint unit e2e ## every test: lint, unit, e2e (builds the tools first: the chart's tests need helm)
 
 # The declared minimum versions are real: a separate venv with every `>=` floor of
 # pyproject.toml pinned (hack/floors.py → pip --constraint), then the unit tests there.
@@ -59,19 +60,22 @@ crds: venv ## regenerate crds/rollout.yaml (and the chart's copy) from the model
 	$(PY) -m canary.core.crdgen > crds/rollout.yaml
 	mkdir -p chart/crds && cp crds/rollout.yaml chart/crds/rollout.yaml
 
-tools: venv ## build/install etcd, kube-apiserver, Gateway API CRDs, Traefik, kubectl, Prometheus, helm
+tools: venv ## everything the tests need: demo-tools + helm (v4, v3) + actionlint; a per-phase table
 	bash hack/tools.sh
 
 flux-tools: ## build Flux kustomize-controller v1.9.6 + its CRDs into $(CANARY_CACHE)/flux (cached)
 	nice -n 10 bash hack/build-flux.sh
 
-cluster-up: tools ## start (or reuse) the local control plane; writes .local/cluster.env
+demo-tools: ## what the stack and the demo need: apt (Prometheus), Traefik+kubectl venv, etcd, kube-apiserver, CRDs
+	bash hack/tools.sh --demo
+
+cluster-up: demo-tools ## start (or reuse) the local control plane; writes .local/cluster.env
 	bash hack/cluster-up.sh
 
 cluster-down: ## stop what cluster-up started, by PID
 	bash hack/cluster-down.sh
 
-demo: tools ## the seed scenario end to end: a healthy rollout and a faulty one
+demo: venv demo-tools ## the seed scenario end to end: a healthy rollout and a faulty one
 	bash hack/demo.sh
 
 bench: venv ## benchmarks (tables)
@@ -81,6 +85,9 @@ DIFF_SEEDS ?= 1 2 3
 differential: venv cluster-up ## real Traefik vs the evaluator's traefik/spec profiles (seeded route sets)
 	@for s in $(DIFF_SEEDS); do echo "== seed $$s"; \
 	  $(PY) -m stack.differential --seed $$s --rounds 6 --json .local/differential-$$s.json || exit 1; done
+
+bench-cli: venv cluster-up ## CLI latency (--help, get, status, promote → wire) beside kubectl on the local stack (table)
+	$(PY) benchmarks/cli.py
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

