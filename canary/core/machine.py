@@ -145,7 +145,7 @@ def _deleting(run: Run, old: RolloutStatus, deleted_at: str | None) -> Plan:
         desired = ()
         message = "deleting: leaving the route as it is"
     if run.s.message != message:
-        run.normal(Reason.ROLLING_BACK if desired else Reason.ABORTED, message)
+        run.normal(Reason.ROLLING_BACK if desired else Reason.DELETING, message)
         run.update(message=message)
     write = bool(desired) and differs(desired, run.obs.live_weights)
     unserved = bool(desired) and not write and run.obs.data_plane_applied is False

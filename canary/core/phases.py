@@ -83,6 +83,7 @@ class Reason(StrEnum):
     DRIFT = "Drift"  # live weights differ from lastAppliedWeights; re-asserted
     INVALID_SPEC = "InvalidSpec"  # the spec cannot be acted on (names the field)
     ROUTE_NOT_FOUND = "RouteNotFound"  # an addressed route does not exist
+    DELETING = "Deleting"  # the Rollout is being deleted and leaves the route as it is
     RULE_OWNED = "RuleOwned"  # an addressed rule is owned by another Rollout (one owner)
     ROLLBACK_UNCONFIRMED = "RollbackUnconfirmed"  # stable 100 written; not confirmed in time
     NO_DRIFT = "NoDrift"  # live weights are the ones last applied

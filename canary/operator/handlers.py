@@ -188,7 +188,7 @@ class Controller:
                 finalizers=[f for f in finalizers if f != FINALIZER],
                 resource_version=str(meta.get("resourceVersion", "")),
             )
-            log.info("%s/%s: route restored; finalizer removed", ns, name)
+            log.info("%s/%s: finalizer removed (onDelete done)", ns, name)
         selfmetrics.forget(ns, name)
         return None
 
