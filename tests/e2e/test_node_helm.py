@@ -145,7 +145,11 @@ def release(node: Node, kube: Any) -> Iterator[Release]:
         f"metrics.port={metrics_port}",
         f"metrics.service.port={metrics_port}",
         f"prometheus.url={node.cluster['PROMETHEUS_URL']}",
-        "extraArgs={--resync-interval=1,--lease-duration=6}",
+        "extraArgs={--resync-interval=1}",
+        # a short Lease so the upgrade's hand-over is quick (renew deadline < duration)
+        "leaderElection.leaseDuration=6",
+        "leaderElection.renewDeadline=4",
+        "leaderElection.retryPeriod=1",
         "uninstall.releaseFinalizers=true",
     ]
     for i, (name, value) in enumerate(extra_env.items()):
