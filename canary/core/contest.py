@@ -71,7 +71,9 @@ def _revert(run: Run, desired: tuple[AppliedWeight, ...]) -> Writer | None:
         when = parse_time(writer.time)
         if writer.route not in off or writer.manager in (None, FIELD_MANAGER) or when is None:
             continue
-        if when <= _second(start) or any(when <= t for t in counted):
+        # managedFields times have one-second resolution: a revert in the same second as
+        # the start of our assertion counts (else K+1 writes could happen in a window)
+        if when < _second(start) or any(when <= t for t in counted):
             continue
         if newest is None or when > newest[1]:
             newest = (writer, when)

@@ -111,6 +111,20 @@ def test_a_write_older_than_the_step_is_not_a_revert() -> None:
     assert not contested(sim)
 
 
+def test_a_revert_in_the_same_second_as_the_step_start_counts() -> None:
+    """managedFields times have one-second resolution; a GitOps tool that reverts within
+    the second our step started must count, or K + 1 writes happen (seen with Flux)."""
+    sim = at_step_1()
+    writes_before = len(sim.writes)
+    sim.tick(0.4)  # still the step's first second
+    sim.weights = GIT
+    assert sim.decide(writers=by("kustomize-controller", sim)).write_routes
+    for _ in range(K - 1):
+        revert(sim, after=2)
+    assert contested(sim)
+    assert len(sim.writes) - writes_before + 1 <= K
+
+
 # One row per owning phase: what a contest does to it (docs/state-machine.md).
 @pytest.mark.parametrize(
     ("setup", "phase_after"),
