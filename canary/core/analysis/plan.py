@@ -51,17 +51,15 @@ def custom_query(
 ) -> str:
     """Render ``metric.query`` for one backend; the first addressed rule fills route/rule."""
     assert metric.query is not None
-    try:
-        return render_custom(
-            metric.query,
-            spec=spec,
-            namespace=namespace,
-            targets=targets,
-            backend=backend,
-            interval=interval,
-        )
-    except TemplateError as exc:
-        raise TemplateError(f"metric {metric.name}: {exc}") from exc
+    return render_custom(
+        metric.query,
+        where=f"metric {metric.name}",
+        spec=spec,
+        namespace=namespace,
+        targets=targets,
+        backend=backend,
+        interval=interval,
+    )
 
 
 def requests_query(
@@ -76,17 +74,15 @@ def requests_query(
     """How many requests ``backend`` served over ``interval``: ``analysis.requestCount``
     when set, else the flavor's request counter."""
     if spec.analysis.request_count is not None:
-        try:
-            return render_custom(
-                spec.analysis.request_count,
-                spec=spec,
-                namespace=namespace,
-                targets=targets,
-                backend=backend,
-                interval=interval,
-            )
-        except TemplateError as exc:
-            raise TemplateError(f"analysis.requestCount: {exc}") from exc
+        return render_custom(
+            spec.analysis.request_count,
+            where="analysis.requestCount",
+            spec=spec,
+            namespace=namespace,
+            targets=targets,
+            backend=backend,
+            interval=interval,
+        )
     if flavor is None:
         raise TemplateError("no flavor and no analysis.requestCount: cannot count requests")
     return request_count(
@@ -97,13 +93,15 @@ def requests_query(
 def render_custom(
     text: str,
     *,
+    where: str,
     spec: RolloutSpec,
     namespace: str,
     targets: Sequence[Target],
     backend: Backend,
     interval: str | None = None,
 ) -> str:
-    """Render a user's PromQL text for one backend (variables as in ``Metric.query``)."""
+    """Render a user's PromQL text for one backend (variables as in ``Metric.query``);
+    a TemplateError names ``where`` the text comes from."""
     canary, stable = _backends(spec, namespace)
     variables = {
         "namespace": namespace,
@@ -119,7 +117,10 @@ def render_custom(
         index = first.canary_index if backend.side == "canary" else first.stable_index
         if index is not None:
             variables["backend_index"] = str(index)
-    return render(text, variables)
+    try:
+        return render(text, variables)
+    except TemplateError as exc:
+        raise TemplateError(f"{where}: {exc}") from exc
 
 
 def window_range(seconds: float) -> str:
