@@ -143,6 +143,8 @@ def measurement_plan(
     interval = spec.analysis.interval if window is None else window_range(window)
     for metric in spec.analysis.metrics:
         for backend in _backends(spec, namespace):
+            requests: str | None = None  # the template's companion count
+            count_based = False
             if metric.template is not None:
                 if metric.flavor is None:
                     raise TemplateError(f"metric {metric.name}: no flavor (set flavor)")
@@ -155,35 +157,26 @@ def measurement_plan(
                     interval=interval,
                     quantile=metric.quantile,
                 )
-                requests = q.requests
-                if spec.analysis.request_count is not None:
-                    requests = requests_query(
-                        spec,
-                        flavor=metric.flavor,
-                        namespace=namespace,
-                        targets=targets,
-                        backend=backend,
-                        interval=interval,
-                    )
-                plan.append(
-                    PlannedQuery(metric.name, backend.side, q.value, requests, q.count_based)
+                value, requests, count_based = q.value, q.requests, q.count_based
+            else:
+                value = custom_query(
+                    metric,
+                    spec=spec,
+                    namespace=namespace,
+                    targets=targets,
+                    backend=backend,
+                    interval=interval,
                 )
-                continue
-            value = custom_query(
-                metric,
-                spec=spec,
-                namespace=namespace,
-                targets=targets,
-                backend=backend,
-                interval=interval,
-            )
-            requests = requests_query(
-                spec,
-                flavor=metric.flavor,
-                namespace=namespace,
-                targets=targets,
-                backend=backend,
-                interval=interval,
-            )
-            plan.append(PlannedQuery(metric.name, backend.side, value, requests, False))
+            # analysis.requestCount, when set, backs every metric; else the template's own
+            # companion count, or the flavor's counter for a custom query
+            if requests is None or spec.analysis.request_count is not None:
+                requests = requests_query(
+                    spec,
+                    flavor=metric.flavor,
+                    namespace=namespace,
+                    targets=targets,
+                    backend=backend,
+                    interval=interval,
+                )
+            plan.append(PlannedQuery(metric.name, backend.side, value, requests, count_based))
     return plan
