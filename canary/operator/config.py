@@ -11,6 +11,9 @@ from canary.core.leader import LeaseTimings
 @dataclass(frozen=True)
 class OperatorConfig:
     namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    # only with namespaces: more namespaces whose Gateways, ReferenceGrants, Services,
+    # EndpointSlices and routes the evaluator reads (cached); nothing is written there
+    read_namespaces: tuple[str, ...] = ()
     prometheus_url: str | None = None  # default for Rollouts without analysis.address
     # Addresses a Rollout's analysis.address may name, besides prometheus_url.
     prometheus_allow: tuple[str, ...] = ()
@@ -28,7 +31,11 @@ class OperatorConfig:
     lease_renew_deadline: float | None = None  # the holder steps down after; None: 2/3 lease
     lease_retry_period: float | None = None  # between acquire/renew tries; None: 2/15 lease
     identity: str = field(default_factory=socket.gethostname)
-    resync_interval: float = 5.0  # seconds between reconciles of one Rollout
+    # safety net: a Rollout is looked at again at least this often (watches and the
+    # plan's own requeue drive everything else)
+    resync_interval: float = 300.0
+    kube_qps: float = 20.0  # client-side limit on Kubernetes API requests per second
+    kube_burst: int = 40  # requests allowed at once above kube_qps
     route_ready_fallback: float = 0.0  # >0: treat routes without status as ready after this
     default_interval: str = "1m"  # analysis.interval when a Rollout leaves it unset
     default_min_requests: int = 20  # analysis.minRequests when a Rollout leaves it unset

@@ -68,9 +68,13 @@ def lease_request_timeout(timings: LeaseTimings) -> float:
 
 
 def _needs_prompt_reconcile(body: Mapping[str, Any]) -> bool:
-    """A Rollout never reconciled (no phase) or carrying a command not yet acknowledged."""
+    """A Rollout never reconciled (no phase), whose spec changed since its status was
+    written (a new generation) or carrying a command not yet acknowledged."""
     status = body.get("status") or {}
     if not status.get("phase"):
+        return True
+    generation = body.get("metadata", {}).get("generation")
+    if generation is not None and status.get("observedGeneration") not in (None, generation):
         return True
     annotations = body.get("metadata", {}).get("annotations") or {}
     command_id = annotations.get(COMMAND_ID_ANNOTATION)
@@ -144,8 +148,8 @@ class Controller:
             if body.get("metadata", {}).get("deletionTimestamp"):
                 return self._finalize(body)
             self._ensure_finalizer(body)
-            self.reconciler.reconcile(body, now=self._clock())
-            return None
+            plan = self.reconciler.reconcile(body, now=self._clock())
+            return None if plan is None else plan.requeue_after  # None: the safety net
         except NotLeader as exc:
             log.info("%s/%s: stopped before a write: %s", ns, name, exc)
             return None

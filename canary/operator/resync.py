@@ -1,10 +1,11 @@
-"""Level-triggered resync: run one pass per known Rollout every ``interval`` s, leader only.
+"""Level-triggered resync: one pass per known Rollout when due, leader only.
 
 kopf's timers would do this, but kopf attaches its finalizer to every object a timer
 serves and writes progress annotations when a handler retries: writes a standby must not
 make. So kopf only watches (``on.event``), and this scheduler runs the passes: at most one
 pass per Rollout at a time, on a bounded pool of workers, each Rollout again ``interval``
-seconds after its last pass ended (or after the delay the pass asked for), at once when
+seconds after its last pass ended (the safety net) or sooner when the pass asked for it
+(``decide``'s ``requeue_after``), at once when
 ``prompt`` (a new Rollout, a new command, a deletion) or when leadership is gained.
 Nothing runs while ``active()`` is False (a standby): due passes wait for leadership.
 """
@@ -118,7 +119,9 @@ class Resync:
                 if key in self._bodies:
                     again = key in self._again
                     self._again.discard(key)
-                    wait = 0.0 if again else (self.interval if delay is None else delay)
+                    # the pass's own next-due time, never later than the safety net
+                    asked = self.interval if delay is None else delay
+                    wait = 0.0 if again else min(self.interval, asked)
                     self._due[key] = self._clock() + wait
                 self._cond.notify_all()
 

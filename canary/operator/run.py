@@ -82,6 +82,14 @@ def register_run(group: click.Group) -> None:
         "Env CANARY_WATCH_NAMESPACES (comma-separated).",
     )
     @option(
+        "--read-namespace",
+        "read_namespaces",
+        multiple=True,
+        help="Only with --namespace: another namespace whose Gateways, ReferenceGrants, "
+        "Services, EndpointSlices and routes the route evaluator reads (repeatable; "
+        "nothing is written there). Env CANARY_READ_NAMESPACES (comma-separated).",
+    )
+    @option(
         "--prometheus-url",
         envvar="CANARY_PROMETHEUS_URL",
         help="Prometheus for Rollouts without analysis.address.",
@@ -168,12 +176,29 @@ def register_run(group: click.Group) -> None:
     @option("--identity", envvar="POD_NAME", help="Lease holder identity. Default: hostname-pid.")
     @option(
         "--resync-interval",
-        type=float,
-        default=5.0,
+        type=click.FloatRange(min=0.1),
+        default=300.0,
         show_default=True,
         envvar="CANARY_RESYNC_INTERVAL",
-        help="Seconds between re-assertions of one Rollout (new Rollouts and commands "
-        "are acted on from the watch at once).",
+        help="Safety net: seconds after which a Rollout is looked at again even when "
+        "nothing changed. Watches (Rollouts, routes, Gateways, Services, EndpointSlices) "
+        "and each pass's own next-due time drive everything else.",
+    )
+    @option(
+        "--kube-qps",
+        type=click.FloatRange(min=0.1),
+        default=20.0,
+        show_default=True,
+        envvar="CANARY_KUBE_QPS",
+        help="Client-side limit: Kubernetes API requests per second (watches excluded).",
+    )
+    @option(
+        "--kube-burst",
+        type=click.IntRange(min=1),
+        default=40,
+        show_default=True,
+        envvar="CANARY_KUBE_BURST",
+        help="Client-side limit: requests allowed at once above --kube-qps.",
     )
     @option(
         "--route-ready-fallback",
@@ -215,6 +240,17 @@ def register_run(group: click.Group) -> None:
             parse_duration(kw["default_interval"])
         except DurationError as exc:
             raise click.BadParameter(str(exc), param_hint="--default-interval") from exc
+        read_namespaces = tuple(kw.pop("read_namespaces") or ())
+        if not read_namespaces and os.environ.get("CANARY_READ_NAMESPACES"):
+            read_namespaces = tuple(
+                n.strip() for n in os.environ["CANARY_READ_NAMESPACES"].split(",") if n.strip()
+            )
+        if read_namespaces and not namespaces:
+            raise click.BadParameter(
+                "only with --namespace (watching all namespaces reads all of them)",
+                param_hint="--read-namespace",
+            )
+        kw["read_namespaces"] = read_namespaces
         kw["prometheus_allow"] = _prometheus_allow(kw["prometheus_allow"], kw["prometheus_url"])
         identity = kw.pop("identity") or f"{os.uname().nodename}-{os.getpid()}"
         config = OperatorConfig(namespaces=namespaces, identity=str(identity), **kw)

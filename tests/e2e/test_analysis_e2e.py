@@ -196,5 +196,9 @@ def test_shared_incident_does_not_roll_the_canary_back(
         final = wait_until("rolled back once only the canary fails", rolled_back, timeout=60)
     failing = [m for m in _measurements(final, "error-rate") if m["verdict"] == "fail"]
     assert failing, _status(final).get("analysis")
-    assert failing[-1]["value"] >= 0.1 and failing[-1]["stableValue"] < 0.1, failing[-1]
+    # the failing check saw the canary's rate exceed stable's by more than maxIncrease: the
+    # stable side of its window may still hold the incident's last failures (a rate between
+    # 0 and 0.3), so what is asserted is the bound, not that stable was already at zero
+    last = failing[-1]
+    assert last["value"] >= 0.1 and last["value"] - last["stableValue"] > 0.1, last
     assert "p=" in failing[-1]["message"], failing[-1]  # the significance test ran

@@ -12,6 +12,7 @@ import kopf
 import pytest
 
 from canary.adapters import errors
+from canary.core.machine import POLL_SECONDS
 from canary.core.phases import COMMAND_ID_ANNOTATION
 from canary.operator.handlers import (
     DELETE_DELAY,
@@ -77,7 +78,8 @@ def _weights(world: World) -> list[int]:
 def test_leader_pass_adds_our_finalizer_and_reconciles() -> None:
     w = World()
     c = _guarded(w, Lead(True))
-    assert c.run_pass(_body(w)) is None
+    # weights were just written: the pass asks to look again soon (the plan's requeue)
+    assert c.run_pass(_body(w)) == POLL_SECONDS
     obj = w.rollouts.get(namespace=NS, name="r")
     assert obj["metadata"]["finalizers"] == [FINALIZER]
     assert obj["status"]["phase"] == "Progressing" and _weights(w) == [95, 5, 5]
@@ -206,12 +208,20 @@ def test_events_record_every_rollout_and_prompt_only_when_needed() -> None:
             status={"phase": "Paused", "lastCommand": {"id": "c1"}},
         )
     )  # acknowledged: no prompt
+    c.on_event(
+        _event("MODIFIED", generation=3, status={"phase": "Paused", "observedGeneration": 2})
+    )  # the spec changed since the status was written: prompt
+    c.on_event(
+        _event("MODIFIED", generation=3, status={"phase": "Paused", "observedGeneration": 3})
+    )  # the status has seen this spec: no prompt
     c.on_event(_event("MODIFIED", deletionTimestamp="t"))  # deletion starts: prompt once
     c.on_event(_event("MODIFIED", deletionTimestamp="t"))  # our restore's status: no prompt
     c.on_event(_event("DELETED"))
     assert rec.upserts == [
         ((NS, "r"), True),
         ((NS, "r"), False),
+        ((NS, "r"), False),
+        ((NS, "r"), True),
         ((NS, "r"), False),
         ((NS, "r"), True),
         ((NS, "r"), False),
@@ -346,6 +356,19 @@ def test_resync_honours_the_delay_a_pass_asks_for_and_survives_errors() -> None:
     assert r.dispatch() == []  # after an exception: the usual interval
     clock.now += 0.1
     assert r.dispatch() == [("ns", "a")]
+
+
+def test_resync_never_waits_longer_than_the_safety_net_interval() -> None:
+    clock = Tick()
+    r = Resync(
+        lambda _b: 600.0, interval=300.0, active=lambda: True, executor=Inline(), clock=clock
+    )
+    r.upsert(("ns", "a"), {})
+    r.dispatch()
+    clock.now += 299.9
+    assert r.dispatch() == []
+    clock.now += 0.1
+    assert r.dispatch() == [("ns", "a")]  # the pass asked for 600 s; the net is 300 s
 
 
 def test_resync_wake_all_makes_everything_due_when_leadership_is_gained() -> None:
