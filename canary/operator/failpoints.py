@@ -135,11 +135,15 @@ class Failpoints:
         log.warning("failpoint %s: %s", name, term.describe())
         for handler in logging.getLogger().handlers:
             handler.flush()
+        # Sent to this thread, not the process: a process-directed signal may be taken by
+        # another thread while this one runs on for a moment (seen here: "continued" logged
+        # in the same millisecond as the stop, then the guard and the write went ahead of
+        # the stop); a signal to the calling thread is delivered before pthread_kill returns.
         if term.action == "sigstop":
-            os.kill(os.getpid(), signal.SIGSTOP)
+            signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)
             log.warning("failpoint %s: continued", name)
         elif term.action == "kill":
-            os.kill(os.getpid(), signal.SIGKILL)
+            signal.pthread_kill(threading.get_ident(), signal.SIGKILL)
         elif term.action == "pause-file" and term.arg:
             while os.path.exists(term.arg):
                 time.sleep(PAUSE_POLL)
