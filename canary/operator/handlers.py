@@ -44,8 +44,9 @@ from canary.operator.leadership import (
     Leadership,
     NotLeader,
 )
-from canary.operator.reconcile import Reconciler
+from canary.operator.reconcile import Reconciler, StaleCopy
 from canary.operator.resync import Key, Resync
+from canary.operator.wakes import WakeIndex
 
 log = logging.getLogger("canary.operator")
 
@@ -56,6 +57,17 @@ KOPF_FINALIZER = "kopf.canary.dev/unused"
 
 RETRY_DELAY = 2.0  # seconds before a pass that failed (API server, Traefik, bad data) reruns
 DELETE_DELAY = 1.0  # seconds between passes while a deletion waits for the restore
+STALE_RETRY = 0.5  # seconds before a pass skipped for a stale copy runs again
+
+
+def cache_namespaces(config: OperatorConfig) -> list[str] | None:
+    """The namespaces the watch caches cover: the watched ones and the read-only ones;
+    None (all namespaces) when watching all."""
+    if not config.namespaces:
+        return None
+    return list(dict.fromkeys([*config.namespaces, *config.read_namespaces]))
+
+
 WATCH_SERVER_TIMEOUT = (
     300  # kopf's watch: the API server ends each watch after this (int: sent as timeoutSeconds)
 )
@@ -127,6 +139,9 @@ class Controller:
         if event.get("type") == "DELETED":
             self.resync.forget(key)
             self._deleting.discard(key)
+            self.reconciler.observer.wakes.forget(key)
+            if self.reconciler.written is not None:
+                self.reconciler.written.forget(*key)
             return
         deleting = bool(body.get("metadata", {}).get("deletionTimestamp"))
         prompt = _needs_prompt_reconcile(body) or (deleting and key not in self._deleting)
@@ -153,6 +168,9 @@ class Controller:
         except NotLeader as exc:
             log.info("%s/%s: stopped before a write: %s", ns, name, exc)
             return None
+        except StaleCopy as exc:
+            log.debug("%s", exc)
+            return STALE_RETRY  # the watch delivers our write in a moment (it also prompts)
         except (AdapterError, TraefikApiError, ValueError) as exc:
             log.warning("%s/%s: reconcile failed, retrying: %s", ns, name, exc)
             return RETRY_DELAY
@@ -264,18 +282,39 @@ def run_operator(config: OperatorConfig) -> None:
 
     leadership = Leadership(lease, identity=config.identity, timings=timings, on_change=changed)
     selfmetrics.LEADER.set_function(lambda: 1.0 if leadership.may_write() else 0.0)
+    # every read of a pass comes from these watch caches (docs/operator.md "Caches"),
+    # scoped to the watched namespaces and the read-only ones; all namespaces otherwise
+    from canary.adapters.informer import Change, ClusterCache
+    from canary.adapters.ratelimit import TokenBucket, limit_requests
+
+    wakes = WakeIndex()
+
+    def cluster_changed(change: Change) -> None:
+        if holder:
+            holder[0].prompt(wakes.affected(change.kind, change.obj))
+
+    read_api = load_api_client(kubeconfig=config.kubeconfig, context=config.context)
+    cache = ClusterCache(read_api, namespaces=cache_namespaces(config), on_change=cluster_changed)
+    # client-side QPS/burst for every request but watches (client-go's QPS/Burst)
+    bucket = TokenBucket(config.kube_qps, config.kube_burst)
+    limit_requests(api_client, bucket)
+    limit_requests(read_api, bucket)
     # one owner per rule: the Rollouts of a namespace as the watch last showed them
     reconciler = guard_writes(
         Reconciler.from_api_client(
             api_client,
             config=config,
+            cache=cache,
             peers=lambda ns: holder[0].bodies_in(ns) if holder else [],
+            wakes=wakes,
         ),
         leadership,
     )
     controller = Controller(reconciler, leadership)
     resync = Resync(
-        controller.run_pass, interval=config.resync_interval, active=leadership.may_write
+        controller.run_pass,
+        interval=config.resync_interval,
+        active=lambda: leadership.may_write() and cache.synced,
     )
     controller.resync = resync
     holder.append(resync)
@@ -291,6 +330,7 @@ def run_operator(config: OperatorConfig) -> None:
                 raise kopf.PermanentError(
                     f"cannot serve /metrics on {config.health_host}:{config.metrics_port}: {exc}"
                 ) from exc
+        cache.start()
         leadership.start()
         resync.start()
         log.info(
@@ -308,6 +348,7 @@ def run_operator(config: OperatorConfig) -> None:
     @kopf.on.cleanup(registry=registry)
     def cleanup(**_: Any) -> None:
         resync.stop()
+        cache.stop()
         leadership.stop()
 
     @kopf.on.login(registry=registry)
@@ -329,5 +370,6 @@ def run_operator(config: OperatorConfig) -> None:
         )
     finally:
         resync.stop()
+        cache.stop()
         leadership.stop()
         log.info("operator stopped after %.0f s", time.monotonic() - started)

@@ -8,6 +8,7 @@ be established stays ``None`` and the state machine decides what that means.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from canary.core.routing import (
 from canary.core.routing import effective_canary_share as evaluator_share
 from canary.core.rules import InvalidRollout, ResolvedRoute, resolve_rules
 from canary.core.schedule import analysis_window, rfc3339, seconds_since
+from canary.operator.wakes import Deps, WakeIndex, deps_of
 
 log = logging.getLogger("canary.operator")
 
@@ -89,6 +91,48 @@ def _served_expectation(route: dict[str, Any], rule_index: int) -> dict[int, int
     return {j: weight_of(ref) for j, ref in enumerate(refs) if weight_of(ref) > 0}
 
 
+@dataclass(frozen=True)
+class View:
+    """The cluster as the evaluator sees it, built once per cache version and shared by
+    every Rollout's pass: the routing table, each Gateway's controller, and the
+    resourceVersion of every route it was built from (to tell a table older than a route
+    a pass has just read)."""
+
+    version: int | None
+    docs: list[Obj]
+    table: Table | None
+    table_error: str | None
+    classes: Any  # gateway_controllers(docs)
+    by_gateway: dict[tuple[str, str], str]
+    route_versions: dict[tuple[str, str, str], str]
+
+    @classmethod
+    def build(cls, docs: list[Obj], version: int | None) -> View:
+        table: Table | None = None
+        error: str | None = None
+        try:
+            # An object the evaluator cannot parse is skipped; only Rollouts whose routes
+            # need it see it as their culprit (core/routing/isolation.py).
+            table = build_table(docs, skip_invalid=True)
+        except (InputError, RoutingError) as exc:
+            error = f"cannot evaluate the routes: {exc}"
+        versions: dict[tuple[str, str, str], str] = {}
+        for d in docs:
+            if d.get("kind") in ("HTTPRoute", "GRPCRoute"):
+                meta = d.get("metadata") or {}
+                key = (str(d["kind"]), str(meta.get("namespace", "")), str(meta.get("name", "")))
+                versions[key] = str(meta.get("resourceVersion", ""))
+        return cls(
+            version=version,
+            docs=docs,
+            table=table,
+            table_error=error,
+            classes=gateway_controllers(docs),
+            by_gateway=controllers_by_gateway(docs),
+            route_versions=versions,
+        )
+
+
 @dataclass
 class Observer:
     routes: RoutesPort
@@ -105,13 +149,21 @@ class Observer:
     )
     _skipped_noted: set[str] = field(default_factory=set, repr=False)  # logged already
     check_budget: float = 30.0  # seconds for all Prometheus queries of one check; 0: none
-    clock: Callable[[], float] = time.monotonic  # for the budget only (decisions use now)
+    clock: Callable[[], float] = time.monotonic  # budget and rebuild pacing (decisions use now)
+    # the shared view is rebuilt when the cache changed, at most once per this many seconds
+    rebuild_after: float = 0.2
+    wakes: WakeIndex = field(default_factory=WakeIndex)
+    _view: View | None = field(default=None, repr=False)
+    _view_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _built_at: float = field(default=0.0, repr=False)
+    sleep: Callable[[float], None] = time.sleep
 
     def observe(self, rollout: Rollout, status: RolloutStatus, *, now: datetime) -> Observation:
         ns = rollout.metadata.namespace
         command = command_from_annotations(rollout.metadata.annotations)
         deleting = rollout.metadata.deletion_timestamp is not None
         res = resolve(rollout, self.routes)
+        self._record_deps(rollout, res)
         if res.invalid:
             if status.phase == Phase.SUCCEEDED:
                 # after success (manageBackends may have removed the old stable) nothing
@@ -124,8 +176,9 @@ class Observer:
         if status.phase == Phase.SUCCEEDED and not deleting:
             # hands off: the live weights are read only to report drift
             return Observation(addressed=addressed, live_weights=live, command=command)
-        docs, snapshot_error = self._snapshot()
-        controllers = self._controllers(res, docs)
+        view, snapshot_error = self.view()
+        docs = view.docs if view is not None else None
+        controllers = self._controllers(res, view)
         if deleting:  # only the restore matters now (is it served?): no evaluator, analysis
             return Observation(
                 addressed=addressed,
@@ -149,7 +202,7 @@ class Observer:
             rollout = rollout.model_copy(update={"spec": spec})
         ready, reason = self._readiness(res, status, now)
         data_plane = self._data_plane(res, ns, controllers)
-        evaluated = self._evaluate(rollout, res, docs, snapshot_error)
+        evaluated = self._evaluate(rollout, res, view, snapshot_error)
         share, verified, culprit = evaluated.share, evaluated.verified, evaluated.culprit
         configured = ready and data_plane is not False and verified
         since = self._configured_since(rollout, status, live, configured, now)
@@ -181,13 +234,62 @@ class Observer:
         except AdapterError as exc:
             return None, str(exc)
 
+    def view(self) -> tuple[View | None, str | None]:
+        """The shared view of the cluster; rebuilt only when the cache changed.
+
+        A reader without ``version`` (no cache: a snapshot per pass) builds a view each
+        time. With a cache, concurrent passes wait for one rebuild; rebuilds are paced
+        ``rebuild_after`` apart so a burst of changes costs a few builds, not one each.
+        """
+        version: int | None = getattr(self.cluster, "version", None)
+        if version is None:
+            docs, error = self._snapshot()
+            if docs is None:
+                return None, error
+            built = View.build(docs, None)
+            if built.table is not None:
+                self._note_skipped(built.table)
+            return built, None
+        with self._view_lock:
+            current = self._view
+            if current is not None and current.version == version:
+                return current, None
+            if current is not None:
+                wait = self._built_at + self.rebuild_after - self.clock()
+                if wait > 0:
+                    self.sleep(wait)  # more changes may arrive meanwhile: one build for all
+            version = getattr(self.cluster, "version", version)
+            docs, error = self._snapshot()
+            if docs is None:
+                return None, error
+            view = View.build(docs, version)
+            self._built_at = self.clock()
+            self._view = view
+            if view.table is not None:
+                self._note_skipped(view.table)
+            return view, None
+
+    def _record_deps(self, rollout: Rollout, res: Resolved) -> None:
+        """What this pass reads, for the object → Rollout wake index (operator/wakes.py)."""
+        ns = rollout.metadata.namespace
+        spec = rollout.spec
+        backends = [(ref.namespace or ns, ref.name) for ref in (spec.stable, spec.canary)]
+        routes = [(r.kind, res.routes[r.label]) for r in res.resolved]
+        # a route not found (or not resolvable) yet: its creation must wake us too
+        named = [
+            (ref.kind, {"metadata": {"namespace": ns, "name": ref.name}}) for ref in spec.routes
+        ]
+        deps: Deps = deps_of([*named, *routes], backends)
+        self.wakes.record((ns, rollout.metadata.name), deps)
+
     @staticmethod
-    def _controllers(res: Resolved, docs: list[Obj] | None) -> dict[str, dict[str, str]]:
+    def _controllers(res: Resolved, view: View | None) -> dict[str, dict[str, str]]:
         """Route label → {"gwNs/gwName": controllerName} of its parent Gateways."""
-        if docs is None:
+        if view is None:
             return {}
-        by_gateway = controllers_by_gateway(docs)
-        return {label: route_controllers(route, by_gateway) for label, route in res.routes.items()}
+        return {
+            label: route_controllers(route, view.by_gateway) for label, route in res.routes.items()
+        }
 
     def _owner_conflict(self, rollout: Rollout, status: RolloutStatus, res: Resolved) -> str | None:
         """One owner per rule (canary.core.ownership): another Rollout owns a rule of ours."""
@@ -257,23 +359,29 @@ class Observer:
     # -- the evaluator ---------------------------------------------------------------
 
     def _evaluate(
-        self, rollout: Rollout, res: Resolved, docs: list[Obj] | None, snapshot_error: str | None
+        self, rollout: Rollout, res: Resolved, view: View | None, snapshot_error: str | None
     ) -> Evaluated:
         """The canary's effective share as the routes' data plane serves it: each route is
         predicted with the profile of its Gateways' controller (Traefik's → ``traefik``,
         others → ``spec``); where that profile and the spec route an addressed rule's
         requests differently, ``divergence`` says so (a condition, not a hold)."""
         spec, ns = rollout.spec, rollout.metadata.namespace
-        if docs is None:
+        if view is None:
             return Evaluated(None, False, f"cannot read the routes: {snapshot_error}")
-        try:
-            # An object the evaluator cannot parse is skipped; only Rollouts whose routes
-            # need it see it as their culprit (core/routing/isolation.py).
-            table = build_table(docs, skip_invalid=True)
-        except (InputError, RoutingError) as exc:
-            return Evaluated(None, False, f"cannot evaluate the routes: {exc}")
-        self._note_skipped(table)
-        classes = gateway_controllers(docs)
+        if view.table is None:
+            return Evaluated(None, False, view.table_error)
+        for r in res.resolved:
+            seen = view.route_versions.get((r.kind, ns, r.name))
+            have = str((res.routes[r.label].get("metadata") or {}).get("resourceVersion", ""))
+            if view.version is not None and seen != have:
+                # the shared table predates the route this pass read (our own write, or
+                # the watch delivered it a moment ago): not verified yet, look again soon
+                return Evaluated(
+                    None,
+                    False,
+                    f"{r.label}: the route evaluator has not seen resourceVersion {have} yet",
+                )
+        table, classes = view.table, view.classes
 
         def key(ref: Any) -> BackendKey:
             return BackendKey(ref.name, ref.port, ref.namespace, ref.kind, ref.group)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,12 +22,18 @@ from typing import Any
 from kubernetes import client
 from pydantic import ValidationError
 
-from canary.adapters.errors import NotFound
-from canary.adapters.kube import KubeClusterReader, KubeEvents, KubeRollouts, KubeRoutes
+from canary.adapters.cached import (
+    CachedCluster,
+    CachedRoutes,
+    ClusterCachePort,
+    SharedTraefikApi,
+    newer,
+)
+from canary.adapters.kube import KubeEvents, KubeRollouts, KubeRoutes
 from canary.adapters.ports import EventsPort, MetricsPort, RolloutsPort, RoutesPort
 from canary.adapters.prometheus import PrometheusMetrics, QueryLimiter, RefusedMetrics
 from canary.adapters.routewrite import guarded_patch
-from canary.adapters.traefik import HttpTraefikApi
+from canary.adapters.traefik import HttpTraefikApi, TraefikApi
 from canary.core.analysis.addresses import Allowlist, normalize
 from canary.core.machine import decide
 from canary.core.models import AppliedWeight, Rollout, RolloutStatus
@@ -39,6 +45,7 @@ from canary.core.rules import resolve_rules
 from canary.operator import selfmetrics
 from canary.operator.config import OperatorConfig
 from canary.operator.observe import Observer
+from canary.operator.wakes import WakeIndex
 
 log = logging.getLogger("canary.operator")
 
@@ -73,6 +80,63 @@ def prometheus_for(config: OperatorConfig) -> Callable[[Rollout], MetricsPort | 
     return metrics_for
 
 
+class StaleCopy(Exception):
+    """The watch has not delivered our own last write of this Rollout yet."""
+
+
+class TrackingRollouts:
+    """A ``RolloutsPort`` that remembers the object each of its writes returned."""
+
+    def __init__(self, inner: RolloutsPort) -> None:
+        self._inner = inner
+        self._last: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def last(self, namespace: str, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._last.get((namespace, name))
+
+    def forget(self, namespace: str, name: str) -> None:
+        with self._lock:
+            self._last.pop((namespace, name), None)
+
+    def _keep(self, namespace: str, name: str, obj: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._last[(namespace, name)] = obj
+        return obj
+
+    def get(self, *, namespace: str, name: str) -> dict[str, Any]:
+        return self._inner.get(namespace=namespace, name=name)
+
+    def list(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        return self._inner.list(namespace=namespace)
+
+    def watch(
+        self, *, namespace: str | None, name: str | None = None, timeout: float | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        return self._inner.watch(namespace=namespace, name=name, timeout=timeout)
+
+    def patch_status(
+        self, *, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        obj = self._inner.patch_status(namespace=namespace, name=name, patch=patch)
+        return self._keep(namespace, name, obj)
+
+    def annotate(
+        self, *, namespace: str, name: str, annotations: Mapping[str, str | None]
+    ) -> dict[str, Any]:
+        obj = self._inner.annotate(namespace=namespace, name=name, annotations=annotations)
+        return self._keep(namespace, name, obj)
+
+    def set_finalizers(
+        self, *, namespace: str, name: str, finalizers: Sequence[str], resource_version: str
+    ) -> dict[str, Any]:
+        obj = self._inner.set_finalizers(
+            namespace=namespace, name=name, finalizers=finalizers, resource_version=resource_version
+        )
+        return self._keep(namespace, name, obj)
+
+
 @dataclass
 class Reconciler:
     rollouts: RolloutsPort
@@ -84,6 +148,7 @@ class Reconciler:
     )
 
     defaults: dict[str, Any] = field(default_factory=dict)  # analysis defaults (operator)
+    written: TrackingRollouts | None = None  # our last write per Rollout (stale-copy guard)
 
     @classmethod
     def from_api_client(
@@ -91,25 +156,30 @@ class Reconciler:
         api: client.ApiClient,
         *,
         config: OperatorConfig,
+        cache: ClusterCachePort,
         peers: Callable[[str], Sequence[dict[str, Any]]] = lambda ns: (),
+        wakes: WakeIndex | None = None,
     ) -> Reconciler:
-        routes = KubeRoutes(api)
+        """The operator's reconciler: reads from ``cache`` (watches), writes through ``api``."""
+        routes = CachedRoutes(cache, KubeRoutes(api))
         metrics_for = prometheus_for(config)
-
+        traefik: TraefikApi | None = None
+        if config.traefik_api_url:
+            http = HttpTraefikApi(base_url=config.traefik_api_url)
+            traefik = SharedTraefikApi(lambda: http.services(search=""))
         observer = Observer(
             routes=routes,
-            cluster=KubeClusterReader(api),
+            cluster=CachedCluster(cache),
             metrics_for=metrics_for,
-            traefik=HttpTraefikApi(base_url=config.traefik_api_url)
-            if config.traefik_api_url
-            else None,
-            cluster_namespaces=None,
+            traefik=traefik,
             route_ready_fallback=config.route_ready_fallback,
             peers=peers,
             check_budget=config.prometheus_check_budget,
+            wakes=wakes if wakes is not None else WakeIndex(),
         )
+        tracking = TrackingRollouts(KubeRollouts(api))
         return cls(
-            rollouts=KubeRollouts(api),
+            rollouts=tracking,
             routes=routes,
             events=KubeEvents(api),
             observer=observer,
@@ -117,6 +187,7 @@ class Reconciler:
                 "interval": config.default_interval,
                 "minRequests": config.default_min_requests,
             },
+            written=tracking,
         )
 
     # -- entry points ----------------------------------------------------------------
@@ -124,22 +195,32 @@ class Reconciler:
     def reconcile(
         self, body: dict[str, Any], *, now: datetime, deleting: bool = False
     ) -> Plan | None:
-        """One pass. Decides from a fresh read, never from kopf's cached copy: a watch that
-        lags behind our own last status write would otherwise replay an older step.
-        ``deleting``: the finalizing pass (the restore), whatever the read says."""
+        """One pass over the watch's copy of the Rollout (no read of its own).
+
+        A watch may lag behind our own last write; deciding from such a copy would replay
+        an older step (or skip one). So the copy must be at least as new as the last
+        object any write of ours returned (``TrackingRollouts``), else ``StaleCopy``: the
+        pass is retried when the watch has caught up.
+        ``deleting``: the finalizing pass (the restore), whatever the copy says."""
         meta = body.get("metadata") or {}
         ns, name = meta.get("namespace", ""), meta.get("name", "")
         with self.locks[(ns, name)]:
             selfmetrics.RECONCILES.labels(ns, name).inc()
             try:
-                try:
-                    fresh = self.rollouts.get(namespace=ns, name=name)
-                except NotFound:
-                    return None
+                fresh = body
+                written = self.written.last(ns, name) if self.written is not None else None
+                if written is not None and newer(written, body):
+                    rv = (written.get("metadata") or {}).get("resourceVersion")
+                    raise StaleCopy(
+                        f"{ns}/{name}: the watch's copy is older than our last write "
+                        f"(resourceVersion {rv})"
+                    )
                 if deleting and not fresh["metadata"].get("deletionTimestamp"):
                     stamp = meta.get("deletionTimestamp") or now.isoformat()
                     fresh = {**fresh, "metadata": {**fresh["metadata"], "deletionTimestamp": stamp}}
                 return self._reconcile(fresh, now=now)
+            except StaleCopy:
+                raise
             except Exception:
                 selfmetrics.RECONCILE_ERRORS.labels(ns, name).inc()
                 raise

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
@@ -61,6 +61,23 @@ class Resync:
                 else:
                     self._due[key] = self._clock()
             self._cond.notify_all()
+
+    def prompt(self, keys: Iterable[Key]) -> int:
+        """Make the known ones of ``keys`` due now (something they read changed); how many."""
+        n = 0
+        with self._cond:
+            now = self._clock()
+            for key in keys:
+                if key not in self._bodies:
+                    continue
+                n += 1
+                if key in self._running:
+                    self._again.add(key)
+                elif self._due.get(key, now + 1) > now:
+                    self._due[key] = now
+            if n:
+                self._cond.notify_all()
+        return n
 
     def forget(self, key: Key) -> None:
         with self._cond:

@@ -24,7 +24,7 @@ from canary.adapters.traefik import FakeTraefikApi
 from canary.core.models import Rollout, RolloutStatus
 from canary.core.results import Sample
 from canary.operator.observe import Observer
-from canary.operator.reconcile import Reconciler
+from canary.operator.reconcile import Reconciler, StaleCopy, TrackingRollouts
 
 NS = "app"
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
@@ -414,3 +414,58 @@ def test_traefik_gateways_are_predicted_with_the_traefik_profile_and_divergence_
     w.observer.cluster = FakeClusterReader(other)
     seen = w.observer.observe(rollout, RolloutStatus(), now=T0)
     assert seen.divergence is None and seen.split_verified is True
+
+
+# --- a lagging watch copy (the stale-copy guard) -------------------------------------------
+
+
+def _tracked(w: World) -> TrackingRollouts:
+    tracking = TrackingRollouts(w.rollouts)
+    w.reconciler.rollouts = tracking
+    w.reconciler.written = tracking
+    return tracking
+
+
+def _state(w: World) -> tuple[Any, ...]:
+    obj = w.rollouts.get(namespace=NS, name="r")
+    return (obj["metadata"]["resourceVersion"], _weights(w.route()), len(w.events.reasons()))
+
+
+def test_a_copy_older_than_our_last_write_is_never_acted_on() -> None:
+    """The watch's copy lags behind our own status write: deciding from it would replay the
+    step (or skip one). The pass is refused until a copy at least as new arrives."""
+    w = World()
+    _tracked(w)
+    before_start = copy.deepcopy(w.rollouts.get(namespace=NS, name="r"))  # no status yet
+    w.run(T0)  # Pending -> Progressing, step 1 (5 %) written
+    assert _weights(w.route()) == [95, 5, 5]
+    state = _state(w)
+    with pytest.raises(StaleCopy):
+        w.reconciler.reconcile(before_start, now=T0 + timedelta(seconds=1))
+    assert _state(w) == state  # nothing written: no status, no route, no Event
+    w.run(T0 + timedelta(seconds=1))  # the current copy: decided as usual
+    assert w.rollouts.get(namespace=NS, name="r")["status"]["stepLabel"] == "1/2"
+
+
+def test_a_lagging_copy_of_an_earlier_step_never_rewrites_its_weights() -> None:
+    w = World()
+    _tracked(w)
+    w.run(T0)
+    w.accept()
+    w.traefik.set(namespace=NS, route="api-route", rule=0, weights=[{0: 95, 1: 5, 2: 5}])
+    w.snapshot_with_route()
+    w.run(T0 + timedelta(seconds=1))
+    at_step_1 = copy.deepcopy(w.rollouts.get(namespace=NS, name="r"))
+    # the pause (10 s) is over: step 2 (100 %) is decided and written
+    w.traefik.set(namespace=NS, route="api-route", rule=0, weights=[{0: 95, 1: 5, 2: 5}])
+    t = T0 + timedelta(seconds=12)
+    w.run(t)
+    status = w.rollouts.get(namespace=NS, name="r")["status"]
+    assert status["stepLabel"] == "2/2", status.get("message")
+    assert _weights(w.route()) == [0, 100, 5]
+    state = _state(w)
+    for dt in (1, 2, 3):  # replayed again and again: never acted on
+        with pytest.raises(StaleCopy):
+            w.reconciler.reconcile(copy.deepcopy(at_step_1), now=t + timedelta(seconds=dt))
+    assert _state(w) == state
+    assert _weights(w.route()) == [0, 100, 5]  # step 1's 5 % never comes back
