@@ -169,6 +169,7 @@ class Controller:
             log.info("%s/%s: stopped before a write: %s", ns, name, exc)
             return None
         except StaleCopy as exc:
+            selfmetrics.STALE_COPIES.inc()
             log.debug("%s", exc)
             return STALE_RETRY  # the watch delivers our write in a moment (it also prompts)
         except (AdapterError, TraefikApiError, ValueError) as exc:
@@ -291,7 +292,7 @@ def run_operator(config: OperatorConfig) -> None:
 
     def cluster_changed(change: Change) -> None:
         if holder:
-            holder[0].prompt(wakes.affected(change.kind, change.obj))
+            selfmetrics.WAKES.inc(holder[0].prompt(wakes.affected(change.kind, change.obj)))
 
     read_api = load_api_client(kubeconfig=config.kubeconfig, context=config.context)
     cache = ClusterCache(read_api, namespaces=cache_namespaces(config), on_change=cluster_changed)

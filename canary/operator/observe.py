@@ -47,6 +47,7 @@ from canary.core.routing import (
 from canary.core.routing import effective_canary_share as evaluator_share
 from canary.core.rules import InvalidRollout, ResolvedRoute, resolve_rules
 from canary.core.schedule import analysis_window, rfc3339, seconds_since
+from canary.operator import selfmetrics
 from canary.operator.wakes import Deps, WakeIndex, deps_of
 
 log = logging.getLogger("canary.operator")
@@ -263,6 +264,7 @@ class Observer:
             if docs is None:
                 return None, error
             view = View.build(docs, version)
+            selfmetrics.VIEW_BUILDS.inc()
             self._built_at = self.clock()
             self._view = view
             if view.table is not None:

@@ -58,3 +58,17 @@ def forget(namespace: str, name: str) -> None:
     for p in Phase:
         with contextlib.suppress(KeyError):
             PHASE.remove(namespace, name, p.value)
+
+
+VIEW_BUILDS = Counter(
+    "canary_view_builds_total",
+    "Rebuilds of the shared routing table (only when a cached object changed).",
+)
+WAKES = Counter(
+    "canary_wakes_total",
+    "Passes prompted by a change of a cached object a Rollout reads (the wake index).",
+)
+STALE_COPIES = Counter(
+    "canary_stale_copies_total",
+    "Passes skipped because the watch's copy was older than our own last write.",
+)
