@@ -29,8 +29,10 @@ import kopf
 from prometheus_client import start_http_server
 
 from canary.adapters.errors import AdapterError, NotFound
+from canary.adapters.informer import Change, ClusterCache
 from canary.adapters.kube import CONNECT_TIMEOUT, READ_TIMEOUT, load_api_client
 from canary.adapters.lease import KubeLease
+from canary.adapters.ratelimit import TokenBucket, limit_requests
 from canary.adapters.traefik import TraefikApiError
 from canary.core.leader import LeaseTimings
 from canary.core.models import GROUP, PLURAL, VERSION
@@ -285,9 +287,6 @@ def run_operator(config: OperatorConfig) -> None:
     selfmetrics.LEADER.set_function(lambda: 1.0 if leadership.may_write() else 0.0)
     # every read of a pass comes from these watch caches (docs/operator.md "Caches"),
     # scoped to the watched namespaces and the read-only ones; all namespaces otherwise
-    from canary.adapters.informer import Change, ClusterCache
-    from canary.adapters.ratelimit import TokenBucket, limit_requests
-
     wakes = WakeIndex()
 
     def cluster_changed(change: Change) -> None:

@@ -282,6 +282,10 @@ class _FakeApi:
         from kubernetes import client
 
         self.configuration = client.Configuration()
+        self._canary_rate_limited = False  # the operator hooks its client-side QPS limit
+
+    def call_api(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("unexpected API call")
 
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"unexpected API call: {name}")
