@@ -93,7 +93,7 @@ HEALTH_PORT=${DEMO_HEALTH_PORT:-$("$PY" "$HELPER" free-port)}
 METRICS_PORT=${DEMO_METRICS_PORT:-$("$PY" "$HELPER" free-port)}
 section "operator: canary run (namespaces $SEED_NS, $FAULTY_NS; lease $DEMO_LEASE_NAMESPACE/$DEMO_LEASE_NAME)"
 start_recorded demo-operator "$LOGS/demo-operator.log" \
-  "$CANARY" run --namespace "$SEED_NS" --namespace "$FAULTY_NS" \
+  "$CANARY" run --namespace "$SEED_NS" --namespace "$FAULTY_NS" --read-namespace infra \
   --prometheus-url "$PROMETHEUS_URL" --traefik-api-url "$TRAEFIK_API_URL" \
   --health-host 127.0.0.1 --health-port "$HEALTH_PORT" --metrics-port "$METRICS_PORT" \
   --lease-namespace "$DEMO_LEASE_NAMESPACE" --lease-name "$DEMO_LEASE_NAME" --lease-duration 6 \

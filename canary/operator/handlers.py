@@ -19,7 +19,9 @@ in the middle of a pass, writes nothing.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import signal
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -46,7 +48,7 @@ from canary.operator.leadership import (
     Leadership,
     NotLeader,
 )
-from canary.operator.reconcile import Reconciler, StaleCopy
+from canary.operator.reconcile import Reconciler, StaleCopy, cache_scope
 from canary.operator.resync import Key, Resync
 from canary.operator.wakes import WakeIndex
 
@@ -60,14 +62,6 @@ KOPF_FINALIZER = "kopf.canary.dev/unused"
 RETRY_DELAY = 2.0  # seconds before a pass that failed (API server, Traefik, bad data) reruns
 DELETE_DELAY = 1.0  # seconds between passes while a deletion waits for the restore
 STALE_RETRY = 0.5  # seconds before a pass skipped for a stale copy runs again
-
-
-def cache_namespaces(config: OperatorConfig) -> list[str] | None:
-    """The namespaces the watch caches cover: the watched ones and the read-only ones;
-    None (all namespaces) when watching all."""
-    if not config.namespaces:
-        return None
-    return list(dict.fromkeys([*config.namespaces, *config.read_namespaces]))
 
 
 WATCH_SERVER_TIMEOUT = (
@@ -268,6 +262,8 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
 def run_operator(config: OperatorConfig) -> None:
     """Register the handlers with kopf and run until SIGTERM/SIGINT."""
     failpoints.configure(failpoints.Failpoints.from_env())
+    # `kill -USR2 <pid>` prints every thread's stack to stderr (a hung pass, a lock)
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
     timings = config.lease_timings()
     api_client = load_api_client(kubeconfig=config.kubeconfig, context=config.context)
     lease = KubeLease(
@@ -294,7 +290,7 @@ def run_operator(config: OperatorConfig) -> None:
             selfmetrics.WAKES.inc(holder[0].prompt(wakes.affected(change.kind, change.obj)))
 
     read_api = load_api_client(kubeconfig=config.kubeconfig, context=config.context)
-    cache = ClusterCache(read_api, namespaces=cache_namespaces(config), on_change=cluster_changed)
+    cache = ClusterCache(read_api, namespaces=cache_scope(config), on_change=cluster_changed)
     # client-side QPS/burst for every request but watches (client-go's QPS/Burst)
     bucket = TokenBucket(config.kube_qps, config.kube_burst)
     limit_requests(api_client, bucket)

@@ -48,7 +48,7 @@ from canary.core.routing import effective_canary_share as evaluator_share
 from canary.core.rules import InvalidRollout, ResolvedRoute, resolve_rules
 from canary.core.schedule import analysis_window, rfc3339, seconds_since
 from canary.operator import selfmetrics
-from canary.operator.wakes import Deps, WakeIndex, deps_of
+from canary.operator.wakes import Deps, WakeIndex, deps_of, parent_gateways
 
 log = logging.getLogger("canary.operator")
 
@@ -271,6 +271,31 @@ class Observer:
                 self._note_skipped(view.table)
             return view, None
 
+    def _unread_namespace(self, rollout: Rollout, res: Resolved) -> str | None:
+        """A parent Gateway or backend in a namespace outside the caches' scope: say so
+        (and how to fix it) rather than "not found"."""
+        scope = self.cluster_namespaces
+        if scope is None:
+            return None
+        ns = rollout.metadata.namespace
+        fix = "add --read-namespace {0} (chart: rbac.readOnlyNamespaces)"
+        for r in res.resolved:
+            for gw in parent_gateways(res.routes[r.label]):
+                gw_ns = gw.split("/", 1)[0]
+                if gw_ns not in scope:
+                    return (
+                        f"{r.label}: its parent Gateway {gw} is in namespace {gw_ns}, which "
+                        f"this operator does not read: {fix.format(gw_ns)}"
+                    )
+        for side, ref in (("stable", rollout.spec.stable), ("canary", rollout.spec.canary)):
+            where = ref.namespace or ns
+            if where not in scope:
+                return (
+                    f"spec.{side}: Service {where}/{ref.name} is in namespace {where}, which "
+                    f"this operator does not read: {fix.format(where)}"
+                )
+        return None
+
     def _record_deps(self, rollout: Rollout, res: Resolved) -> None:
         """What this pass reads, for the object → Rollout wake index (operator/wakes.py)."""
         ns = rollout.metadata.namespace
@@ -372,6 +397,9 @@ class Observer:
             return Evaluated(None, False, f"cannot read the routes: {snapshot_error}")
         if view.table is None:
             return Evaluated(None, False, view.table_error)
+        unread = self._unread_namespace(rollout, res)
+        if unread is not None:
+            return Evaluated(None, False, unread)
         for r in res.resolved:
             seen = view.route_versions.get((r.kind, ns, r.name))
             have = str((res.routes[r.label].get("metadata") or {}).get("resourceVersion", ""))

@@ -80,6 +80,14 @@ def prometheus_for(config: OperatorConfig) -> Callable[[Rollout], MetricsPort | 
     return metrics_for
 
 
+def cache_scope(config: OperatorConfig) -> list[str] | None:
+    """The namespaces the watch caches cover: the watched ones and the read-only ones;
+    None (all namespaces) when watching all."""
+    if not config.namespaces:
+        return None
+    return list(dict.fromkeys([*config.namespaces, *config.read_namespaces]))
+
+
 class StaleCopy(Exception):
     """The watch has not delivered our own last write of this Rollout yet."""
 
@@ -172,6 +180,7 @@ class Reconciler:
             cluster=CachedCluster(cache),
             metrics_for=metrics_for,
             traefik=traefik,
+            cluster_namespaces=cache_scope(config),
             route_ready_fallback=config.route_ready_fallback,
             peers=peers,
             check_budget=config.prometheus_check_budget,

@@ -74,6 +74,7 @@ class OperatorProcess:
         args = [
             CANARY, "run",
             "--namespace", self.namespace,
+            "--read-namespace", "infra",  # the stack's Gateway (infra/prod-gateway)
             "--lease-namespace", self.namespace,
             "--identity", self.identity,
             "--lease-duration", "6",
