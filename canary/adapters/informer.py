@@ -36,6 +36,7 @@ from typing import Any
 
 import urllib3.exceptions
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from canary.adapters.kube import GATEWAY_API_KINDS
 from canary.adapters.ports import Obj
@@ -288,11 +289,16 @@ class Informer:
                     continue
                 self._failed(str(exc), delay)
                 delay = min(delay * 2, self._max_retry_delay)
-            except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            except (urllib3.exceptions.HTTPError, OSError, ValueError, ApiException) as exc:
                 if self._stop.is_set():
                     return
                 verb = "watch" if listed else "list"
-                self._failed(f"{self._what(verb)}: {type(exc).__name__}: {exc}", delay)
+                detail = (
+                    f"{exc.status} {exc.reason}"
+                    if isinstance(exc, ApiException)
+                    else f"{type(exc).__name__}: {exc}"
+                )
+                self._failed(f"{self._what(verb)}: {detail}", delay)
                 delay = min(delay * 2, self._max_retry_delay)
             except Exception:
                 log.exception("%s: unexpected failure", self)

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import urllib3.exceptions
 from kubernetes import client
 
 from canary.adapters.informer import (
@@ -310,6 +311,33 @@ def test_403_names_kind_and_namespace_then_recovers() -> None:
     informer.stop()
     assert informer.error is None
     assert [o["metadata"]["name"] for o in informer.items()] == ["r1"]
+
+
+def test_a_broken_connection_retries_the_watch_from_its_resource_version() -> None:
+    def broken(path: str, query: dict[str, str]) -> Resp:
+        raise urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError())
+
+    errors: list[str | None] = []
+
+    def reopen(path: str, query: dict[str, str]) -> Resp:
+        errors.append(informer.error)  # what the informer said while it waited to retry
+        return watching(block=True)
+
+    api = FakeKube(
+        listing(obj("r1", "10"), rv="10"),
+        watching(("MODIFIED", obj("r1", "11"))),
+        broken,
+        reopen,
+    )
+    informer, _ = run(api)
+    settle(api, informer)
+    informer.stop()
+    assert len(api.lists()) == 1
+    assert [w.get("resourceVersion") for w in api.watches()] == ["10", "11", "11"]
+    assert errors == [
+        "watch httproutes in a: ProtocolError: ('Connection aborted.', ConnectionResetError())"
+    ]
+    assert informer.error is None  # cleared once the watch was open again
 
 
 def test_backoff_doubles_up_to_the_maximum() -> None:
