@@ -511,3 +511,14 @@ def test_cluster_cache_docs_get_errors_and_version() -> None:
     assert cache.get("Service", "c", "s2") is None  # not a cached namespace
     with pytest.raises(ValueError, match="kind 'Gateway' is not cached"):
         cache.get("Gateway", "a", "g")
+
+
+def test_a_connection_pool_smaller_than_the_watches_is_reported(caplog: Any) -> None:
+    api = IdleKube()
+    api.configuration.connection_pool_maxsize = 10
+    ClusterCache(api, namespaces=["a", "b"])  # 2 + 6 x 2 = 14 watches
+    assert "14 informers share an ApiClient whose connection pool holds 10" in caplog.text
+    caplog.clear()
+    api.configuration.connection_pool_maxsize = 24
+    ClusterCache(api, namespaces=["a", "b"])
+    assert "connection pool" not in caplog.text
