@@ -68,7 +68,8 @@ def _service(name: str) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name},
-        "spec": {"ports": [{"port": 80, "targetPort": 8080}]},
+        # headless: needs no ClusterIP from the stack's small Service range
+        "spec": {"clusterIP": "None", "ports": [{"port": 80, "targetPort": 8080}]},
     }
 
 
