@@ -36,6 +36,7 @@ from typing import Any
 
 import urllib3.exceptions
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from canary.adapters.kube import GATEWAY_API_KINDS
 from canary.adapters.ports import Obj
@@ -50,6 +51,7 @@ CONNECT_TIMEOUT = 5.0
 WATCH_READ_MARGIN = 5.0  # read timeout of a watch = timeoutSeconds + this
 SHORT_WATCH = 1.0  # seconds: a watch shorter than this with no event is a failure
 STOP_WAIT = 1.0  # seconds stop() waits for the thread
+POOL_HEADROOM = 10  # connections beyond the watches, for the operator's other requests
 
 
 @dataclass(frozen=True)
@@ -288,11 +290,16 @@ class Informer:
                     continue
                 self._failed(str(exc), delay)
                 delay = min(delay * 2, self._max_retry_delay)
-            except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            except (urllib3.exceptions.HTTPError, OSError, ValueError, ApiException) as exc:
                 if self._stop.is_set():
                     return
                 verb = "watch" if listed else "list"
-                self._failed(f"{self._what(verb)}: {type(exc).__name__}: {exc}", delay)
+                detail = (
+                    f"{exc.status} {exc.reason}"
+                    if isinstance(exc, ApiException)
+                    else f"{type(exc).__name__}: {exc}"
+                )
+                self._failed(f"{self._what(verb)}: {detail}", delay)
                 delay = min(delay * 2, self._max_retry_delay)
             except Exception:
                 log.exception("%s: unexpected failure", self)
@@ -494,6 +501,17 @@ class ClusterCache:
                 informer = Informer(api, kind, namespace=ns, on_change=self._changed, **informer_kw)
                 self.informers.append(informer)
                 self._by_scope[(kind.kind, ns)] = informer
+        pool = getattr(getattr(api, "configuration", None), "connection_pool_maxsize", None)
+        if isinstance(pool, int) and pool < len(self.informers) + POOL_HEADROOM:
+            # Each open watch holds a connection; a smaller pool discards and reconnects
+            # (urllib3 "Connection pool is full") every time a watch ends.
+            log.warning(
+                "%d informers share an ApiClient whose connection pool holds %d: set "
+                "Configuration.connection_pool_maxsize to at least %d before building it",
+                len(self.informers),
+                pool,
+                len(self.informers) + POOL_HEADROOM,
+            )
 
     def _changed(self, change: Change) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import urllib3.exceptions
 from kubernetes import client
 
 from canary.adapters.informer import (
@@ -312,6 +313,33 @@ def test_403_names_kind_and_namespace_then_recovers() -> None:
     assert [o["metadata"]["name"] for o in informer.items()] == ["r1"]
 
 
+def test_a_broken_connection_retries_the_watch_from_its_resource_version() -> None:
+    def broken(path: str, query: dict[str, str]) -> Resp:
+        raise urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError())
+
+    errors: list[str | None] = []
+
+    def reopen(path: str, query: dict[str, str]) -> Resp:
+        errors.append(informer.error)  # what the informer said while it waited to retry
+        return watching(block=True)
+
+    api = FakeKube(
+        listing(obj("r1", "10"), rv="10"),
+        watching(("MODIFIED", obj("r1", "11"))),
+        broken,
+        reopen,
+    )
+    informer, _ = run(api)
+    settle(api, informer)
+    informer.stop()
+    assert len(api.lists()) == 1
+    assert [w.get("resourceVersion") for w in api.watches()] == ["10", "11", "11"]
+    assert errors == [
+        "watch httproutes in a: ProtocolError: ('Connection aborted.', ConnectionResetError())"
+    ]
+    assert informer.error is None  # cleared once the watch was open again
+
+
 def test_backoff_doubles_up_to_the_maximum() -> None:
     stamps: list[float] = []
 
@@ -483,3 +511,14 @@ def test_cluster_cache_docs_get_errors_and_version() -> None:
     assert cache.get("Service", "c", "s2") is None  # not a cached namespace
     with pytest.raises(ValueError, match="kind 'Gateway' is not cached"):
         cache.get("Gateway", "a", "g")
+
+
+def test_a_connection_pool_smaller_than_the_watches_is_reported(caplog: Any) -> None:
+    api = IdleKube()
+    api.configuration.connection_pool_maxsize = 10
+    ClusterCache(api, namespaces=["a", "b"])  # 2 + 6 x 2 = 14 watches
+    assert "14 informers share an ApiClient whose connection pool holds 10" in caplog.text
+    caplog.clear()
+    api.configuration.connection_pool_maxsize = 24
+    ClusterCache(api, namespaces=["a", "b"])
+    assert "connection pool" not in caplog.text
