@@ -28,10 +28,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import kopf
+from kubernetes.client import rest
 from prometheus_client import start_http_server
 
 from canary.adapters.errors import AdapterError, NotFound
-from canary.adapters.informer import Change, ClusterCache
+from canary.adapters.informer import EVALUATOR_KINDS, POOL_HEADROOM, Change, ClusterCache
 from canary.adapters.kube import CONNECT_TIMEOUT, READ_TIMEOUT, load_api_client
 from canary.adapters.lease import KubeLease
 from canary.adapters.ratelimit import TokenBucket, limit_requests
@@ -290,7 +291,13 @@ def run_operator(config: OperatorConfig) -> None:
             selfmetrics.WAKES.inc(holder[0].prompt(wakes.affected(change.kind, change.obj)))
 
     read_api = load_api_client(kubeconfig=config.kubeconfig, context=config.context)
-    cache = ClusterCache(read_api, namespaces=cache_scope(config), on_change=cluster_changed)
+    # each open watch holds a connection of the pool: room for all, and some to spare
+    scope = cache_scope(config)
+    kinds = len(EVALUATOR_KINDS)
+    watches = kinds if scope is None else 2 + (kinds - 2) * len(scope)  # 2 cluster-scoped
+    read_api.configuration.connection_pool_maxsize = watches + POOL_HEADROOM
+    read_api.rest_client = rest.RESTClientObject(read_api.configuration)
+    cache = ClusterCache(read_api, namespaces=scope, on_change=cluster_changed)
     # client-side QPS/burst for every request but watches (client-go's QPS/Burst)
     bucket = TokenBucket(config.kube_qps, config.kube_burst)
     limit_requests(api_client, bucket)

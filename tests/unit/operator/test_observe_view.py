@@ -65,3 +65,17 @@ def test_a_table_older_than_the_route_a_pass_read_does_not_verify() -> None:
     reader.version += 1
     w.run(T0 + timedelta(seconds=3))
     assert _verified(w)["status"] == "True"
+
+
+def test_a_gateway_outside_the_read_namespaces_is_named_with_the_fix() -> None:
+    w, reader = _world()
+    w.observer.cluster_namespaces = ["elsewhere"]  # watching/reading neither NS nor the Gateway's
+    w.run(T0 + timedelta(seconds=1))
+    cond = _verified(w)
+    assert cond["status"] == "False"
+    assert f"Gateway {NS}/gw is in namespace {NS}" in cond["message"], cond
+    assert f"--read-namespace {NS}" in cond["message"]
+    w.observer.cluster_namespaces = [NS]
+    reader.objects, reader.version = [*_gateway_docs(), w.route()], reader.version + 1
+    w.run(T0 + timedelta(seconds=2))
+    assert _verified(w)["status"] == "True"
