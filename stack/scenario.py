@@ -360,10 +360,14 @@ def deploy_app(
     headers: Mapping[str, str] | None = None,
     hostname: str | None = None,
     fallback_rule: bool = True,
+    gateway: tuple[str, str] = GATEWAY,
     timeout: float = 30.0,
 ) -> App:
     """The seed's api-route in `namespace`: rule 0 splits `headers`-matching traffic
     `weights` between stable and canary; rule 1 (fallback) sends the rest of `path` to stable.
+
+    The route's parent is `gateway` (namespace, name): the seed's infra/prod-gateway unless
+    a test brings its own.
 
     Returns once the route is Accepted/ResolvedRefs, Traefik serves the weights, and
     Prometheus scrapes both backends.
@@ -396,7 +400,9 @@ def deploy_app(
                     "backendRefs": [{"name": stable, "port": SERVICE_PORT}],
                 }
             )
-        create_httproute(api, namespace=namespace, name=route, rules=rules, hostnames=[hostname])
+        create_httproute(
+            api, namespace=namespace, name=route, rules=rules, hostnames=[hostname], gateway=gateway
+        )
         targets = register_scrape_targets(
             env.targets_dir, namespace=namespace, backends=backends.ports
         )

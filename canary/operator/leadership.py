@@ -83,6 +83,10 @@ class Leadership:
         self._reported = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        # One round or the release at a time: a renewal in flight when stop() releases
+        # would change the resourceVersion under the release (409, Lease kept until it
+        # expires), and a round after the release would take the Lease again.
+        self._round_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="canary-lease", daemon=True)
 
     # -- the check ------------------------------------------------------------------
@@ -110,11 +114,20 @@ class Leadership:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the loop and release the Lease if we still validly hold it."""
+        """Stop the loop and release the Lease if we still validly hold it.
+
+        Waits (at most the renew deadline) for a round in flight to finish first.
+        """
         self._stop.set()
-        if not self.may_write():
+        if not self._round_lock.acquire(timeout=self.timings.renew_deadline):
+            log.warning("lease %s: a lease request still hangs; not released", self._where())
+            with self._lock:
+                self._renewed_at = None
+            self._report()
             return
         try:
+            if not self.may_write():
+                return
             got = self._lease.get()
             if got is not None and got[0].holder == self.identity and self.may_write():
                 self._lease.release(got[1])
@@ -122,6 +135,7 @@ class Leadership:
         except errors.AdapterError as exc:
             log.warning("lease %s: cannot release: %s", self._where(), exc)
         finally:
+            self._round_lock.release()
             with self._lock:
                 self._renewed_at = None
             self._report()
@@ -131,11 +145,14 @@ class Leadership:
             self.tick()
 
     def tick(self) -> None:
-        """One round: read, decide, maybe write. Never raises."""
-        try:
-            self._round()
-        except Exception as exc:  # the API server is away: our leadership decays by itself
-            log.warning("lease %s: %s", self._where(), exc)
+        """One round: read, decide, maybe write. Never raises. Nothing once stopped."""
+        with self._round_lock:
+            if self._stop.is_set():
+                return
+            try:
+                self._round()
+            except Exception as exc:  # the API server is away: our leadership decays by itself
+                log.warning("lease %s: %s", self._where(), exc)
         self._report()
 
     def _round(self) -> None:

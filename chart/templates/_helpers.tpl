@@ -104,11 +104,14 @@ Nothing on secrets, configmaps, pods or workloads.
 
 {{/*
 Read-only namespaced permissions for rbac.readOnlyNamespaces (namespaced mode only):
-where a shared Gateway or a cross-namespace backend lives.
+where a shared Gateway or a cross-namespace backend lives (`--read-namespace`).
 */}}
 {{- define "canary.readOnlyRules" -}}
+# The evaluator's caches list and watch every kind that decides a split here too: the
+# Gateway, the other routes attached to it (they compete for the same listeners),
+# ReferenceGrants, and the Services/EndpointSlices of cross-namespace backends.
 - apiGroups: [gateway.networking.k8s.io]
-  resources: [gateways, referencegrants]
+  resources: [gateways, referencegrants, httproutes, grpcroutes]
   verbs: [get, list, watch]
 - apiGroups: [""]
   resources: [services]

@@ -55,10 +55,12 @@ CLUSTER_SCOPED_RULES: dict[tuple[str, str], set[str]] = {
     ("", "namespaces"): {"get", "list", "watch"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
 }
+# What the evaluator's caches list + watch in a read-only namespace (--read-namespace).
 READ_ONLY_RULES = {
-    key: verbs
-    for key, verbs in NAMESPACED_RULES.items()
-    if key[1] in {"gateways", "referencegrants", "services", "endpointslices"}
+    key: {"get", "list", "watch"}
+    for key in NAMESPACED_RULES
+    if key[1]
+    in {"gateways", "httproutes", "grpcroutes", "referencegrants", "services", "endpointslices"}
 }
 LEASE_RULES = {("coordination.k8s.io", "leases"): {"create", "get", "update"}}
 FORBIDDEN_RESOURCES = {
@@ -378,6 +380,73 @@ def test_watch_namespaces_use_a_role_per_namespace(render: Render) -> None:
         "--namespace=a",
         "--namespace=b",
     ]
+    # "infra" only is read (a Role there and --read-namespace); "a" is watched already.
+    assert [a for a in container["args"] if a.startswith("--read-namespace")] == [
+        "--read-namespace=infra"
+    ]
+
+
+@needs_helm
+def test_the_caches_may_list_and_watch_every_kind_they_read(render: Render) -> None:
+    """Namespaced mode: each kind the evaluator caches is list+watch in the watched and in
+    the read-only namespaces; GatewayClasses and Namespaces cluster-wide (ClusterRole)."""
+    docs = render(set=["watchNamespaces={team}", "rbac.readOnlyNamespaces={infra}"])
+    cached = [
+        ("gateway.networking.k8s.io", kind)
+        for kind in ("gateways", "httproutes", "grpcroutes", "referencegrants")
+    ] + [("", "services"), ("discovery.k8s.io", "endpointslices")]
+    roles = {r["metadata"]["namespace"]: rule_table(r["rules"]) for r in of_kind(docs, "Role")}
+    for ns in ("team", "infra"):
+        for key in cached:
+            assert {"list", "watch"} <= roles[ns].get(key, set()), (ns, key)
+    cluster = rule_table(one(docs, "ClusterRole")["rules"])
+    for key in (("gateway.networking.k8s.io", "gatewayclasses"), ("", "namespaces")):
+        assert {"list", "watch"} <= cluster[key], key
+
+
+@needs_helm
+def test_read_only_namespaces_without_watch_namespaces_are_refused(helm: Path) -> None:
+    proc = run_helm(helm, "template", str(CHART), "--set", "rbac.readOnlyNamespaces={infra}")
+    assert proc.returncode != 0
+    assert "rbac.readOnlyNamespaces needs watchNamespaces" in proc.stderr, proc.stderr
+
+
+@needs_helm
+def test_kube_client_limits_and_resync_interval_reach_the_operator(render: Render) -> None:
+    def args(values: list[str]) -> list[str]:
+        (container,) = one(render(set=values), "Deployment")["spec"]["template"]["spec"][
+            "containers"
+        ]
+        return [a for a in container["args"] if a.split("=")[0] in LIMIT_FLAGS]
+
+    assert args([]) == ["--resync-interval=300", "--kube-qps=20", "--kube-burst=40"]
+    assert args(["kubeClient.qps=50", "kubeClient.burst=100", "resyncInterval=600"]) == [
+        "--resync-interval=600",
+        "--kube-qps=50",
+        "--kube-burst=100",
+    ]
+    assert args(["kubeClient.qps=2.5"])[1] == "--kube-qps=2.5"
+    # No --read-namespace in all-namespaces mode (the operator would refuse to start).
+    (container,) = one(render(), "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert not any(a.startswith("--read-namespace") for a in container["args"])
+
+
+LIMIT_FLAGS = {"--resync-interval", "--kube-qps", "--kube-burst"}
+
+
+def test_chart_defaults_equal_the_operator_defaults() -> None:
+    """values.yaml's kubeClient/resyncInterval are `canary run`'s own defaults."""
+    import click
+
+    from canary.operator.run import register_run
+
+    group = click.Group()
+    register_run(group)
+    defaults = {p.name: p.default for p in group.commands["run"].params}
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["kubeClient"]["qps"] == defaults["kube_qps"]
+    assert values["kubeClient"]["burst"] == defaults["kube_burst"]
+    assert values["resyncInterval"] == defaults["resync_interval"]
 
 
 @needs_helm

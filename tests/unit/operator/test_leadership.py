@@ -222,6 +222,34 @@ def test_stop_releases_only_a_lease_we_validly_hold() -> None:
     assert lease2.writes == [("create", "me")]
 
 
+def test_stop_waits_for_a_renewal_in_flight_then_releases() -> None:
+    """SIGTERM while the loop renews: the release is sent after the renewal answered (not
+    alongside it — the e2e shutdown test saw 409 "the object has been modified" and a
+    Lease kept until it expired), and no round runs after the release."""
+    lease, clock = FakeLease(), Clock()
+    me = leadership(lease, clock)
+    me.tick()
+    lease.hang = threading.Event()
+    lease.entered.clear()
+    clock.now += 2
+    renewing = threading.Thread(target=me.tick, daemon=True)
+    renewing.start()
+    assert lease.entered.wait(5)  # the renewal is in flight
+    stopping = threading.Thread(target=me.stop, daemon=True)
+    stopping.start()
+    stopping.join(0.3)
+    assert stopping.is_alive()  # waits for the round instead of racing it
+    lease.hang.set()
+    lease.hang = None
+    renewing.join(5)
+    stopping.join(5)
+    assert not stopping.is_alive()
+    assert lease.writes == [("create", "me"), ("renew", "me"), ("release", "None")]
+    me.tick()  # a round after stop (the loop woke up late) writes nothing
+    assert lease.writes[-1] == ("release", "None") and len(lease.writes) == 3
+    assert not me.may_write()
+
+
 def test_on_change_reports_transitions() -> None:
     lease, clock = FakeLease(), Clock()
     seen: list[bool] = []
