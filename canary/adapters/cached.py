@@ -67,6 +67,26 @@ def newer(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
     return ra != rb
 
 
+def unreadable(cache: ClusterCachePort, kind: str, namespace: str) -> str | None:
+    """Why the cache cannot answer for ``kind`` in ``namespace`` (its informer has not
+    listed yet, or cannot: 403), None when it can."""
+    for informer in getattr(cache, "informers", ()):
+        if informer.kind.kind != kind or informer.namespace not in (None, namespace):
+            continue
+        if not informer.synced:
+            return informer.error or "the watch cache has not listed it yet"
+    return None
+
+
+def ready(cache: ClusterCachePort) -> bool:
+    """Every informer has either listed or failed with an error it reports: passes may
+    run (a failed kind shows up as that error in the Rollouts that need it)."""
+    informers = getattr(cache, "informers", None)
+    if not informers:
+        return cache.synced
+    return all(i.synced or i.error for i in informers)
+
+
 class CachedRoutes:
     """A ``RoutesPort``: reads from the cache, writes (and re-reads after a conflict)
     through ``writer``."""
@@ -93,6 +113,9 @@ class CachedRoutes:
             with self._lock:
                 self._written.pop(key, None)  # the cache has caught up
         if cached is None:
+            problem = unreadable(self._cache, kind, namespace)
+            if problem is not None:  # not "not found": we cannot know yet
+                raise errors.KubeUnavailable(f"cannot read {kind} {namespace}/{name}: {problem}")
             raise errors.NotFound(f"{kind} {namespace}/{name} not found")
         return cached
 
@@ -130,7 +153,7 @@ class CachedCluster:
         problems = self._cache.errors()
         if problems:
             raise errors.AdapterError("; ".join(problems))
-        if not self._cache.synced:
+        if not ready(self._cache):
             raise errors.KubeUnavailable("the watch caches have not finished their first list")
         return self._cache.docs()
 

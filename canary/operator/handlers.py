@@ -31,6 +31,7 @@ import kopf
 from kubernetes.client import rest
 from prometheus_client import start_http_server
 
+from canary.adapters.cached import ready as cache_ready
 from canary.adapters.errors import AdapterError, NotFound
 from canary.adapters.informer import EVALUATOR_KINDS, POOL_HEADROOM, Change, ClusterCache
 from canary.adapters.kube import CONNECT_TIMEOUT, READ_TIMEOUT, load_api_client
@@ -317,7 +318,7 @@ def run_operator(config: OperatorConfig) -> None:
     resync = Resync(
         controller.run_pass,
         interval=config.resync_interval,
-        active=lambda: leadership.may_write() and cache.synced,
+        active=lambda: leadership.may_write() and cache_ready(cache),
     )
     controller.resync = resync
     holder.append(resync)

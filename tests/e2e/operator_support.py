@@ -74,7 +74,7 @@ class OperatorProcess:
         args = [
             CANARY, "run",
             "--namespace", self.namespace,
-            "--read-namespace", "infra",  # the stack's Gateway (infra/prod-gateway)
+            *self._read_namespaces(),
             "--lease-namespace", self.namespace,
             "--identity", self.identity,
             "--lease-duration", "6",
@@ -111,6 +111,13 @@ class OperatorProcess:
                 return str(resp.read().decode())
         except OSError:
             return None
+
+    def _read_namespaces(self) -> tuple[str, ...]:
+        """The stack's Gateway lives in infra (infra/prod-gateway): read it, unless the
+        test names its own read namespaces (a chart-rendered identity may not read infra)."""
+        if any(a.startswith("--read-namespace") for a in self.extra_args):
+            return ()
+        return ("--read-namespace", "infra")
 
     def metrics(self) -> str:
         return self._get(f"http://127.0.0.1:{self.metrics_port}/metrics") or ""

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from canary.adapters import errors
-from canary.adapters.cached import CachedCluster, CachedRoutes, SharedTraefikApi, newer
+from canary.adapters.cached import CachedCluster, CachedRoutes, SharedTraefikApi, newer, ready
 from canary.adapters.fakes import FakeRoutes
 from canary.adapters.traefik import RuleNotServed, TraefikUnavailable
 
@@ -145,3 +145,27 @@ def test_traefik_unavailable_is_reported_to_every_asker_until_the_next_read() ->
         with pytest.raises(TraefikUnavailable, match="refused"):
             traefik.served_rule(namespace="a", route="one", rule=0)
     assert traefik.reads == 1
+
+
+class _Informer:
+    def __init__(self, kind: str, namespace: str | None, *, synced: bool, error: str | None):
+        self.kind = type("K", (), {"kind": kind})()
+        self.namespace, self.synced, self.error = namespace, synced, error
+
+
+def test_a_route_the_cache_cannot_list_is_unavailable_not_missing() -> None:
+    cache = Cache([])
+    cache.informers = [  # type: ignore[attr-defined]
+        _Informer("HTTPRoute", "team", synced=False, error="list httproutes in team: 403"),
+        _Informer("HTTPRoute", "other", synced=True, error=None),
+    ]
+    routes = CachedRoutes(cache, FakeRoutes([]))
+    with pytest.raises(errors.KubeUnavailable, match="403"):
+        routes.get(kind="HTTPRoute", namespace="team", name="r")
+    with pytest.raises(errors.NotFound):
+        routes.get(kind="HTTPRoute", namespace="other", name="r")
+    # passes may run once every informer listed or reported why it cannot
+    cache.synced = False
+    assert ready(cache)
+    cache.informers.append(_Informer("Service", None, synced=False, error=None))  # type: ignore[attr-defined]
+    assert not ready(cache)
