@@ -57,7 +57,7 @@ floors: ## unit tests against the floors of pyproject.toml (separate venv .venv-
 	  rc=$$?; echo "== floors: $$((SECONDS - s)) s"; exit $$rc
 
 crds: venv ## regenerate crds/rollout.yaml (and the chart's copy) from the models
-	$(PY) -m canary.core.crdgen > crds/rollout.yaml
+	$(PY) -m canary.crdgen > crds/rollout.yaml
 	mkdir -p chart/crds && cp crds/rollout.yaml chart/crds/rollout.yaml
 
 tools: venv ## everything the tests need: demo-tools + helm (v4, v3) + actionlint; a per-phase table

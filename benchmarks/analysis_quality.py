@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Analysis quality: false rollbacks, detection rate and checks-to-detect, by simulation.
 
-A seeded simulation that drives the real verdict code — ``canary.core.analysis.judge_metric``
-/ ``summarize`` and ``canary.core.checks.verdict_of`` / ``baseline`` — with what Prometheus
-would return, and the state machine's step/failure/deadline rules (``StepMachine`` below,
-checked against ``canary.core.machine.decide`` by tests/unit/analysis/test_analysis_bench.py).
+A seeded simulation that drives the real verdict code —
+``canary.core.analysis.judge_metric`` / ``summarize`` and
+``canary.core.rollout.checks.verdict_of`` / ``baseline`` — with what Prometheus
+would return, and the state machine's step/failure/deadline rules (``StepMachine``
+below, checked against ``canary.core.rollout.machine.decide`` by
+tests/unit/analysis/test_analysis_bench.py).
 
 What Prometheus would return (per backend, per window):
 
@@ -45,12 +47,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from canary.core import checks
 from canary.core.analysis import judge_metric, summarize
 from canary.core.analysis.stats import _log_comb
 from canary.core.models import Analysis, Metric
 from canary.core.phases import Verdict
 from canary.core.results import MetricResult, Sample
+from canary.core.rollout import checks
 
 SCRAPE = 15.0  # s
 INTERVAL = 60.0  # s, analysis.interval 1m

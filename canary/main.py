@@ -7,7 +7,7 @@ import sys
 import click
 
 from canary.cli.app import EXIT_FAILED, EXIT_USAGE
-from canary.cli.commands import cli
+from canary.cli.verbs import cli
 
 RUN_SUMMARY = "Run the operator (kopf): walk Rollouts through their steps."
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from canary.adapters import errors
 from canary.adapters.ports import Obj
-from canary.core.patching import PatchConflict, PatchError, apply_patch
 from canary.core.results import Sample
+from canary.core.routes.patching import PatchConflict, PatchError, apply_patch
 
 _rv = itertools.count(1)
 

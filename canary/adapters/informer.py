@@ -44,7 +44,7 @@ from canary.adapters.ports import Obj
 log = logging.getLogger(__name__)
 
 # Kinds whose managedFields the operator reads (who reverted a weight:
-# canary/core/fieldmanagers.py); every other kind is stored without them.
+# canary/core/routes/fieldmanagers.py); every other kind is stored without them.
 KEEP_MANAGED_FIELDS = frozenset({"HTTPRoute", "GRPCRoute"})
 LIST_PAGE_SIZE = 500
 CONNECT_TIMEOUT = 5.0

@@ -1,7 +1,7 @@
 """The coordination.k8s.io Lease behind single-writer election: read and write, no decisions.
 
 The decisions (create, renew, take over, stand by; expiry by locally observed time) are in
-``canary.core.leader``; the loop that makes them is ``canary.operator.leadership``. Every
+``canary.core.election``; the loop that makes them is ``canary.operator.leadership``. Every
 call here carries its own request timeout (a hung call must end before the renew deadline
 does), and every write of an existing Lease is a ``replace`` carrying the resourceVersion
 it was read at: a concurrent writer gets 409 (``errors.Conflict``) instead of winning twice.
@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from canary.adapters import errors
 from canary.adapters.kube import translate
-from canary.core.leader import LeaseRecord
+from canary.core.election import LeaseRecord
 
 
 def _time_text(value: Any) -> str | None:

@@ -1,7 +1,7 @@
 """The root click group and the helpers every verb shares.
 
 Each verb lives in its own module under ``canary.cli`` and registers itself on ``cli``
-when that module is imported. ``canary.cli.commands`` lists every verb with its module
+when that module is imported. ``canary.cli.verbs`` lists every verb with its module
 and one-line summary; the root group imports a verb's module only when that verb runs
 (:class:`LazyGroup`), so ``canary --help`` and shell completion load no verb module, no
 Kubernetes client and no pydantic model (docs/performance.md, "CLI latency").

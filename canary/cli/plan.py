@@ -30,7 +30,7 @@ from canary.cli.app import UsageFailure, cli
 from canary.cli.yamlio import load_documents
 from canary.core.durations import DURATION_PATTERN
 from canary.core.models import API_VERSION, KIND, Rollout
-from canary.core.patching import (
+from canary.core.routes.patching import (
     JsonPatch,
     RuleWeights,
     add_canary_ops,
@@ -40,8 +40,8 @@ from canary.core.patching import (
     rule_weights,
     weight_patch,
 )
+from canary.core.routes.rules import InvalidRollout, ResolvedRoute, backend_label, resolve_rules
 from canary.core.routing.profiles import AUTO, PROFILES
-from canary.core.rules import InvalidRollout, ResolvedRoute, backend_label, resolve_rules
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 # loc entries pydantic adds for union members; they are not field names

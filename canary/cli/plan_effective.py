@@ -12,7 +12,7 @@ from typing import Any
 
 from canary.cli.app import UsageFailure
 from canary.core.models import Rollout
-from canary.core.patching import apply_patch
+from canary.core.routes.patching import apply_patch
 from canary.core.routing import (
     BackendKey,
     InputError,

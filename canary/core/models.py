@@ -1,6 +1,6 @@
 """The Rollout resource (``canary.dev/v1alpha1``) as pydantic models.
 
-The models are the single source of the CRD schema (``canary.core.crdgen`` renders
+The models are the single source of the CRD schema (``canary.crdgen`` renders
 ``crds/rollout.yaml`` from them) and of the controller's view of spec and status. Field
 names are the CRD's camelCase (aliases); Python code uses snake_case. Validation rules
 that the API server enforces (CEL) are attached to the models as ``x-kubernetes-validations``

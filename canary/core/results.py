@@ -1,7 +1,7 @@
 """Values that cross the boundary between analysis, the state machine and the adapters.
 
 The adapters turn Prometheus answers into ``Sample``s; ``canary.core.analysis`` judges
-them into ``MetricResult``s; ``canary.core.machine.decide`` consumes those. Keeping the
+them into ``MetricResult``s; ``canary.core.rollout.machine.decide`` consumes those. Keeping the
 types here lets each side be tested without the other.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 
-from canary.core.leader import LeaseTimings
+from canary.core.election import LeaseTimings
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ Instead (see ``canary.operator.resync``) every known Rollout gets one pass every
 Lease is gained — and only the Lease holder runs passes. A pass (:class:`Controller`):
 
 * keeps our finalizer ``canary.dev/restore-route`` on the Rollout;
-* reconciles (every decision is ``canary.core.machine.decide``'s);
+* reconciles (every decision is ``canary.core.rollout.machine.decide``'s);
 * on deletion, lets the machine restore the route (``Reconciler.finalize``) and removes
   the finalizer once that is live and served.
 
@@ -38,7 +38,7 @@ from canary.adapters.kube import CONNECT_TIMEOUT, READ_TIMEOUT, load_api_client
 from canary.adapters.lease import KubeLease
 from canary.adapters.ratelimit import TokenBucket, limit_requests
 from canary.adapters.traefik import TraefikApiError
-from canary.core.leader import LeaseTimings
+from canary.core.election import LeaseTimings
 from canary.core.models import GROUP, PLURAL, VERSION
 from canary.core.phases import COMMAND_ID_ANNOTATION
 from canary.operator import failpoints, selfmetrics

@@ -1,6 +1,6 @@
 """One writer: the Lease loop, the ``may_write`` check, and ports that ask it before writing.
 
-As client-go's ``tools/leaderelection`` (the decisions are pure, in ``canary.core.leader``):
+As client-go's ``tools/leaderelection`` (the decisions are pure, in ``canary.core.election``):
 a background thread tries to acquire or renew the Lease every ``retry_period``. We count as
 leader only while our last confirmed renewal (timed from its *start*, on our monotonic
 clock) is younger than ``renew_deadline``; a renewal that fails or hangs therefore ends our
@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from canary.adapters import errors
 from canary.adapters.ports import EventsPort, Obj, RolloutsPort, RoutesPort
-from canary.core.leader import (
+from canary.core.election import (
     LeaseAction,
     LeaseRecord,
     LeaseTimings,

@@ -19,19 +19,21 @@ from canary.adapters.errors import AdapterError, MetricsError, NotFound
 from canary.adapters.ports import ClusterReadPort, MetricsPort, RoutesPort
 from canary.adapters.traefik import TraefikApi, TraefikApiError
 from canary.core.analysis.flavors import TRAEFIK_CONTROLLER, flavor_for, with_flavors
-from canary.core.analysis.plan import measurement_plan, requests_query
+from canary.core.analysis.measurements import measurement_plan, requests_query
 from canary.core.analysis.promql import TemplateError, prometheus_duration
 from canary.core.analysis.templates import Backend, Target
 from canary.core.analysis.verdicts import error_result, judge_metric, summarize
-from canary.core.fieldmanagers import writers
-from canary.core.gateways import controllers_by_gateway, route_controllers
 from canary.core.models import AppliedWeight, Rollout, RolloutStatus
-from canary.core.observation import Observation, RuleRef, command_from_annotations
-from canary.core.ownership import claim_of, owner_conflict
-from canary.core.patching import live_weights, weight_of
 from canary.core.phases import Phase, Reason
-from canary.core.readiness import route_readiness
 from canary.core.results import AnalysisResult, MetricResult, Sample
+from canary.core.rollout.observation import Observation, RuleRef, command_from_annotations
+from canary.core.rollout.schedule import analysis_window, rfc3339, seconds_since
+from canary.core.routes.fieldmanagers import writers
+from canary.core.routes.gateways import controllers_by_gateway, route_controllers
+from canary.core.routes.ownership import claim_of, owner_conflict
+from canary.core.routes.patching import live_weights, weight_of
+from canary.core.routes.readiness import route_readiness
+from canary.core.routes.rules import InvalidRollout, ResolvedRoute, resolve_rules
 from canary.core.routing import (
     SPEC_PROFILE,
     BackendKey,
@@ -45,8 +47,6 @@ from canary.core.routing import (
     route_profile,
 )
 from canary.core.routing import effective_canary_share as evaluator_share
-from canary.core.rules import InvalidRollout, ResolvedRoute, resolve_rules
-from canary.core.schedule import analysis_window, rfc3339, seconds_since
 from canary.operator import selfmetrics
 from canary.operator.wakes import Deps, WakeIndex, deps_of, parent_gateways
 
@@ -319,7 +319,8 @@ class Observer:
         }
 
     def _owner_conflict(self, rollout: Rollout, status: RolloutStatus, res: Resolved) -> str | None:
-        """One owner per rule (canary.core.ownership): another Rollout owns a rule of ours."""
+        """One owner per rule (canary.core.routes.ownership): another Rollout owns a rule of
+        ours."""
         ns = rollout.metadata.namespace
         me = claim_of(
             {

@@ -1,7 +1,8 @@
 """One reconcile of one Rollout: parse → observe → ``core.decide`` → execute the plan.
 
-Executing a plan is mechanical and ordered (see ``canary.core.plan``): the status diff,
-then Events, then route writes through the guarded JSON Patch. The status goes first so
+Executing a plan is mechanical and ordered (see ``canary.core.rollout.reconcile_plan``):
+the status diff, then Events, then route writes through the guarded JSON Patch. The
+status goes first so
 a crash between the writes never leaves a route ahead of the recorded step (the next
 leader would "re-assert" the previous step's weights: backwards, then the step again),
 and Events follow it at once: they report the decision the status records, which the
@@ -35,13 +36,13 @@ from canary.adapters.prometheus import PrometheusMetrics, QueryLimiter, RefusedM
 from canary.adapters.routewrite import guarded_patch
 from canary.adapters.traefik import HttpTraefikApi, TraefikApi
 from canary.core.analysis.addresses import Allowlist, normalize
-from canary.core.machine import decide
 from canary.core.models import AppliedWeight, Rollout, RolloutStatus
-from canary.core.observation import Observation
-from canary.core.patching import needs_write, weight_patch
 from canary.core.phases import Reason
-from canary.core.plan import Plan
-from canary.core.rules import resolve_rules
+from canary.core.rollout.machine import decide
+from canary.core.rollout.observation import Observation
+from canary.core.rollout.reconcile_plan import Plan
+from canary.core.routes.patching import needs_write, weight_patch
+from canary.core.routes.rules import resolve_rules
 from canary.operator import selfmetrics
 from canary.operator.config import OperatorConfig
 from canary.operator.observe import Observer

@@ -59,7 +59,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 GW = ("gateway.networking.k8s.io", "v1", "httproutes")
 CANARY = str(Path(sys.executable).parent / "canary")
 LOCAL = Path(os.environ.get("CANARY_LOCAL", REPO / ".local"))
-K = 3  # canary.core.contest.REVERTS
+K = 3  # canary.core.rollout.contest.REVERTS
 WEIGHT_PATHS = ["/spec/rules/0/backendRefs/0/weight", "/spec/rules/0/backendRefs/1/weight"]
 RECIPE = [
     {

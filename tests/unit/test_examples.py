@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from click.testing import CliRunner
 
-from canary.cli.commands import cli
+from canary.cli.verbs import cli
 from canary.core.models import Rollout
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

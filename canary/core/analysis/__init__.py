@@ -4,7 +4,7 @@ The adapters run the queries of ``measurement_plan`` and turn answers into ``Sam
 ``judge_metric`` / ``judge`` turn those into verdicts for the state machine.
 """
 
-from canary.core.analysis.plan import PlannedQuery, custom_query, measurement_plan
+from canary.core.analysis.measurements import PlannedQuery, custom_query, measurement_plan
 from canary.core.analysis.promql import (
     VARIABLES,
     TemplateError,

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from canary.core.models import Flavor, Metric, RolloutSpec
+from canary.core.routes.rules import InvalidRollout
 from canary.core.routing.profiles import TRAEFIK_CONTROLLER
-from canary.core.rules import InvalidRollout
 
 # GatewayClass spec.controllerName → flavor
 CONTROLLER_FLAVORS: dict[str, Flavor] = {

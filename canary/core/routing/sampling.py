@@ -11,6 +11,12 @@ deterministic weighted round robin (Traefik) produce counts *closer* to the shar
 than chance would: those pass too — explicitly, when every count is within one
 round-robin cycle (number of categories) of its expectation, whatever the p-value.
 Any count on an outcome whose share is 0 fails outright.
+
+``verify`` is a library function (the evaluator's contract: "test an observed split
+against expected shares"), for scripts and tests that hold raw request counts. The
+operator does not use it: its SplitVerified judges the observed share from Prometheus
+counts with the max(0.02, 3σ) bound of ``canary.core.rollout.splits`` — one rule per
+question, and they answer different questions.
 """
 
 from __future__ import annotations

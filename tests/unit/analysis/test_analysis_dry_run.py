@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from canary.cli.render import measurement_line
-from canary.core import checks
 from canary.core.analysis import judge, judge_metric, summarize
 from canary.core.models import Analysis, Metric, RolloutSpec
 from canary.core.phases import Reason, Verdict
 from canary.core.results import AnalysisResult, MetricResult, Sample
+from canary.core.rollout import checks
 from tests.unit.core.test_machine_support import Sim, make_rollout, make_spec
 
 KW: dict[str, Any] = dict(

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from canary.core import checks
 from canary.core.analysis import judge_metric, measurement_plan
-from canary.core.analysis.plan import window_range
+from canary.core.analysis.measurements import window_range
 from canary.core.analysis.stats import _log_comb, binomial_greater, fisher_greater
 from canary.core.analysis.templates import Target
 from canary.core.models import Condition, Measurement, Metric, MetricStatus, RolloutStatus
 from canary.core.phases import Verdict
 from canary.core.results import AnalysisResult, MetricResult, Sample
-from canary.core.schedule import analysis_window, rfc3339, sparse_since
+from canary.core.rollout import checks
+from canary.core.rollout.schedule import analysis_window, rfc3339, sparse_since
 from tests.unit.core.test_machine_support import T0, make_spec
 
 SPEC = make_spec(

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from canary.core.analysis.plan import measurement_plan
+from canary.core.analysis.measurements import measurement_plan
 from canary.core.analysis.promql import TemplateError
 from canary.core.analysis.templates import Target
 from canary.core.models import RolloutSpec

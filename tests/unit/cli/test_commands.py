@@ -13,8 +13,8 @@ from click.testing import CliRunner, Result
 from canary.adapters import errors
 from canary.adapters.fakes import FakeEvents, FakeRollouts
 from canary.cli.cluster import Cluster
-from canary.cli.commands import cli
-from canary.cli.commands_verbs import new_id, precheck
+from canary.cli.send_command import new_id, precheck
+from canary.cli.verbs import cli
 from canary.core.phases import COMMAND_ANNOTATION, COMMAND_ID_ANNOTATION
 
 NS = "app-team-a"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from canary.cli.commands import cli
+from canary.cli.verbs import cli
 
 SEED = str(Path(__file__).resolve().parents[3] / "examples" / "routes" / "seed.yaml")
 

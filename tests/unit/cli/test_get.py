@@ -18,7 +18,7 @@ from canary.adapters import errors
 from canary.adapters.fakes import FakeEvents, FakeRollouts
 from canary.cli import render
 from canary.cli.cluster import Cluster
-from canary.cli.commands import cli
+from canary.cli.verbs import cli
 
 NOW = dt.datetime(2024, 5, 1, 10, 10, tzinfo=dt.UTC)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import pytest
 
-from canary.cli.commands import VERBS, cli
+from canary.cli.verbs import VERBS, cli
 from canary.main import RUN_SUMMARY, load_run, main
 
 REPO = Path(__file__).resolve().parents[3]

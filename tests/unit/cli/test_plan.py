@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from canary.cli.commands import cli
+from canary.cli.verbs import cli
 
 ROLLOUT: dict[str, Any] = {
     "apiVersion": "canary.dev/v1alpha1",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from canary.cli.commands import cli
+from canary.cli.verbs import cli
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 ROUTES = """

@@ -15,8 +15,8 @@ from click.testing import CliRunner, Result
 from canary.adapters import errors
 from canary.adapters.fakes import FakeEvents, FakeRollouts
 from canary.cli.cluster import Cluster, Target
-from canary.cli.commands import cli
 from canary.cli.status import Goal, is_stale, judge, judge_now, parse_until
+from canary.cli.verbs import cli
 
 NS = "app-team-a"
 BASE: dict[str, Any] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from canary.core.models import RolloutSpec
-from canary.core.rules import resolve_rules
+from canary.core.routes.rules import resolve_rules
 
 NS = "app-team-a"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from canary.core.checks import summary
 from canary.core.phases import Verdict
 from canary.core.results import AnalysisResult, MetricResult
+from canary.core.rollout.checks import summary
 
 
 def test_an_error_says_why_and_other_verdicts_their_value() -> None:

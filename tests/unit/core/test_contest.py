@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from canary.core import contest
-from canary.core.fieldmanagers import Writer, rules_owner, weight_paths, writers
-from canary.core.observation import Command
 from canary.core.phases import Cond, Phase, Reason
-from canary.core.rules import ResolvedRoute, ResolvedRule
-from canary.core.schedule import rfc3339
+from canary.core.rollout import contest
+from canary.core.rollout.observation import Command
+from canary.core.rollout.schedule import rfc3339
+from canary.core.routes.fieldmanagers import Writer, rules_owner, weight_paths, writers
+from canary.core.routes.rules import ResolvedRoute, ResolvedRule
 from tests.unit.core.test_machine_support import ROUTE, Sim, live
 
 GIT = live(10, 90)  # what the GitOps tool keeps applying

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from canary.core import crdgen
+from canary import crdgen
 
 ROOT = Path(__file__).resolve().parents[3]
 

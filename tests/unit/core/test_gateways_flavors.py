@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from canary.core.analysis.flavors import flavor_for, with_flavors
-from canary.core.gateways import controllers_by_gateway, parent_gateways, route_controllers
 from canary.core.models import RolloutSpec
-from canary.core.rules import InvalidRollout
+from canary.core.routes.gateways import controllers_by_gateway, parent_gateways, route_controllers
+from canary.core.routes.rules import InvalidRollout
 
 TRAEFIK = "traefik.io/gateway-controller"
 ENVOY = "gateway.envoyproxy.io/gatewayclass-controller"

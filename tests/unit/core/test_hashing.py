@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from canary.core.hashing import spec_hash
+from canary.core.rollout.hashing import spec_hash
 from tests.unit.core.test_machine_support import make_spec
 
 BASE = spec_hash(make_spec())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from canary.core.leader import (
+from canary.core.election import (
     LeaseAction,
     LeaseRecord,
     LeaseTimings,

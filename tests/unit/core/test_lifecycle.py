@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from canary.core.hashing import spec_hash
-from canary.core.machine import decide
 from canary.core.models import RolloutStatus
-from canary.core.observation import Observation
 from canary.core.phases import Cond, Reason
-from canary.core.schedule import rfc3339
+from canary.core.rollout.hashing import spec_hash
+from canary.core.rollout.machine import decide
+from canary.core.rollout.observation import Observation
+from canary.core.rollout.schedule import rfc3339
 from tests.unit.core.test_machine_support import RULES, T0, live, make_rollout, make_spec
 
 SPEC = make_spec()

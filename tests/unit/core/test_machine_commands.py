@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from canary.core.commands import APPLIED, IGNORED, IN_EFFECT
-from canary.core.machine import decide
 from canary.core.models import RolloutStatus
-from canary.core.observation import Command, command_from_annotations
 from canary.core.phases import COMMAND_ANNOTATION, COMMAND_ID_ANNOTATION, Cond, Reason, Verdict
+from canary.core.rollout.command_effects import APPLIED, IGNORED, IN_EFFECT
+from canary.core.rollout.machine import decide
+from canary.core.rollout.observation import Command, command_from_annotations
 from tests.unit.core.test_machine import T0, obs, status, verified
 from tests.unit.core.test_machine_support import Sim, live, make_rollout, make_spec
 

@@ -12,11 +12,11 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from canary.core.machine import decide
 from canary.core.models import RolloutSpec
-from canary.core.observation import Command
 from canary.core.phases import HANDS_OFF_PHASES, Phase, Verdict
-from canary.core.plan import Plan
+from canary.core.rollout.machine import decide
+from canary.core.rollout.observation import Command
+from canary.core.rollout.reconcile_plan import Plan
 from tests.unit.core.test_machine_support import Sim, check, live, make_rollout, make_spec
 
 VERBS = ["promote", "promote-full", "abort", "retry", "pause", "resume", "bogus"]

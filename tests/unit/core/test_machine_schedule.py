@@ -8,7 +8,7 @@ import pytest
 
 from canary.core.models import Condition
 from canary.core.phases import Verdict
-from canary.core.schedule import (
+from canary.core.rollout.schedule import (
     analysis_due,
     analysis_window,
     next_analysis_at,

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from canary.core.machine import decide
 from canary.core.models import AppliedWeight, Rollout, RolloutSpec, RolloutStatus
-from canary.core.observation import Command, Observation, RuleRef
 from canary.core.phases import Verdict
-from canary.core.plan import Plan
 from canary.core.results import AnalysisResult, MetricResult
-from canary.core.statusdiff import apply
+from canary.core.rollout.machine import decide
+from canary.core.rollout.observation import Command, Observation, RuleRef
+from canary.core.rollout.reconcile_plan import Plan
+from canary.core.rollout.statusdiff import apply
 
 ROUTE = "HTTPRoute/api-route"
 RULES = (RuleRef(ROUTE, 0),)

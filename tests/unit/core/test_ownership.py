@@ -1,4 +1,4 @@
-"""One owner per rule: who may write a rule's weights (canary.core.ownership)."""
+"""One owner per rule: who may write a rule's weights (canary.core.routes.ownership)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from canary.core.ownership import Claim, claim_of, owner_conflict
 from canary.core.phases import Reason
+from canary.core.routes.ownership import Claim, claim_of, owner_conflict
 
 NS = "app"
 RULE = ("HTTPRoute/api-route", 0)

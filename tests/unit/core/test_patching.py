@@ -1,4 +1,4 @@
-"""Guarded weight patches (canary.core.patching): only our two weights ever change."""
+"""Guarded weight patches (canary.core.routes.patching): only our two weights ever change."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from canary.core.models import AppliedWeight, BackendRef
-from canary.core.patching import (
+from canary.core.routes.patching import (
     PatchConflict,
     RuleWeights,
     add_canary_ops,
     apply_patch,
-    canary_share,
     live_weights,
     needs_write,
     new_backend_ref,
@@ -24,7 +23,7 @@ from canary.core.patching import (
     weight_of,
     weight_patch,
 )
-from canary.core.rules import resolve_rules
+from canary.core.routes.rules import resolve_rules
 from tests.unit.core.routes_support import NS, ref, resolve, route, seed_route, spec
 
 
@@ -107,8 +106,6 @@ def test_foreign_backends_filters_matches_and_metadata_untouched() -> None:
     (w,) = rule_weights(after, res)
     assert (w.stable, w.canary, w.foreign) == (50, 50, 8)
     assert w.share == pytest.approx(50 / 108)
-    canary = BackendRef(name="user-service-v3", port=8080)
-    assert canary_share(after, 0, canary, namespace=NS) == pytest.approx(50 / 108)
 
 
 def test_n_backends_in_several_named_rules() -> None:
@@ -247,13 +244,7 @@ def test_new_backend_ref_keeps_only_non_default_fields() -> None:
     assert new_backend_ref(BackendRef(name="v4")) == {"name": "v4", "weight": 0}
 
 
-def test_canary_share_edge_cases() -> None:
-    canary = BackendRef(name="user-service-v3")
-    r = route([ref("user-service-v2", 0), ref("user-service-v3", 0)], [ref("x")])
-    assert canary_share(r, 0, canary, namespace=NS) == 0.0
-    assert canary_share(r, 1, canary, namespace=NS) == 0.0
-    with pytest.raises(IndexError):
-        canary_share(r, 2, canary, namespace=NS)
+def test_share_of_a_rule_without_weight_is_zero() -> None:
     assert RuleWeights("HTTPRoute/x", 0, 0, 0, 0).share == 0.0
 
 

@@ -1,4 +1,5 @@
-"""Rule addressing (canary.core.rules): explicit names/indexes, the one rule, else Invalid."""
+"""Rule addressing (canary.core.routes.rules): explicit names/indexes, the one rule, else
+Invalid."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 
 from canary.core.models import BackendRef
-from canary.core.rules import InvalidRollout, backend_label, live_key, resolve_rules
+from canary.core.routes.rules import InvalidRollout, backend_label, live_key, resolve_rules
 from tests.unit.core.routes_support import NS, ref, resolve, route, seed_route, spec
 
 

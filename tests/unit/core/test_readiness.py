@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from canary.core.readiness import route_readiness
+from canary.core.routes.readiness import route_readiness
 
 
 def _route(parents: list[dict[str, Any]] | None, generation: int = 3) -> dict[str, Any]:

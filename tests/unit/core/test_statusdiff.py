@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from canary.core.statusdiff import apply, diff
+from canary.core.rollout.statusdiff import apply, diff
 
 ROWS: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = [
     ({}, {}, {}),

@@ -12,8 +12,8 @@ import kopf
 import pytest
 
 from canary.adapters import errors
-from canary.core.machine import POLL_SECONDS
 from canary.core.phases import COMMAND_ID_ANNOTATION
+from canary.core.rollout.machine import POLL_SECONDS
 from canary.operator.handlers import (
     DELETE_DELAY,
     FINALIZER,
@@ -292,7 +292,7 @@ class _FakeApi:
 
 
 def test_lease_requests_end_well_within_the_renew_deadline() -> None:
-    from canary.core.leader import LeaseTimings
+    from canary.core.election import LeaseTimings
 
     assert lease_request_timeout(LeaseTimings(15, 10, 2)) == 5.0
     assert lease_request_timeout(LeaseTimings(6, 4, 0.8)) == 2.0

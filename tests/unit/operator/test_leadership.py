@@ -18,7 +18,7 @@ import pytest
 from canary.adapters import errors
 from canary.adapters.fakes import FakeEvents, FakeRollouts, FakeRoutes
 from canary.adapters.routewrite import guarded_patch
-from canary.core.leader import LeaseRecord, LeaseTimings
+from canary.core.election import LeaseRecord, LeaseTimings
 from canary.operator import failpoints
 from canary.operator.leadership import (
     GuardedEvents,

@@ -1,6 +1,6 @@
 """The phase handlers and the actions they share (start a step, succeed, act on failure).
 
-``canary.core.machine`` owns the transition table and calls one handler per phase;
+``canary.core.rollout.machine`` owns the transition table and calls one handler per phase;
 a handler reads the ``Run`` (spec, observation, time, the status being built) and
 moves it with the actions below. Handlers are small and total: every branch either
 changes the phase, changes the step, or leaves the status to the final assembly.
@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from canary.core import checks
-from canary.core.conditions import Want
 from canary.core.durations import parse_duration
 from canary.core.models import AppliedWeight, LastCommand, RolloutSpec, RolloutStatus, Step
-from canary.core.observation import Observation
 from canary.core.phases import HANDS_OFF_PHASES, Phase, Reason, Verdict
-from canary.core.plan import Event
 from canary.core.results import AnalysisResult
-from canary.core.schedule import aware, parse_time, rfc3339, seconds_since
-from canary.core.splits import SplitCheck, differs, verify, weights_for
+from canary.core.rollout import checks
+from canary.core.rollout.conditions import Want
+from canary.core.rollout.observation import Observation
+from canary.core.rollout.reconcile_plan import Event
+from canary.core.rollout.schedule import aware, parse_time, rfc3339, seconds_since
+from canary.core.rollout.splits import SplitCheck, differs, verify, weights_for
 
 PAUSE_USER = "user"  # status.pauseReason: `canary pause`
 PAUSE_FAILURE = "failure"  # status.pauseReason: onFailure=pause after a failed check/deadline

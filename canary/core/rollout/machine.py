@@ -50,7 +50,7 @@ Lifecycle and ownership: Progressing, Paused, RollingBack, RolledBack and Aborte
 their weights (RolledBack/Aborted keep stable 100 / canary 0 so traffic never drifts back
 to a known-bad canary); Succeeded and Failed never write the route again — drift there is
 reported (condition Drifted, a Warning Event), never reverted. One owner per rule
-(``canary.core.ownership``): a Rollout addressing a rule another one owns is Invalid
+(``canary.core.routes.ownership``): a Rollout addressing a rule another one owns is Invalid
 (reason RuleOwned) until that one lets go.
 
 Failures are cumulative over the rollout: ``failureLimit`` failed checks are tolerated
@@ -64,17 +64,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from canary.core import checks, commands, contest
-from canary.core.conditions import Want, merge
-from canary.core.hashing import spec_hash
 from canary.core.models import AppliedWeight, Condition, Rollout, RolloutStatus
-from canary.core.observation import Observation
 from canary.core.phases import HANDS_OFF_PHASES, MID_FLIGHT_PHASES, Cond, Phase, Reason
-from canary.core.plan import Plan
-from canary.core.schedule import aware, next_analysis_at, parse_time, rfc3339, seconds_since
-from canary.core.splits import SplitCheck, differs, drifted, weights_for
-from canary.core.statusdiff import diff
-from canary.core.transitions import (
+from canary.core.rollout import checks, command_effects, contest
+from canary.core.rollout.conditions import Want, merge
+from canary.core.rollout.hashing import spec_hash
+from canary.core.rollout.observation import Observation
+from canary.core.rollout.reconcile_plan import Plan
+from canary.core.rollout.schedule import aware, next_analysis_at, parse_time, rfc3339, seconds_since
+from canary.core.rollout.splits import SplitCheck, differs, drifted, weights_for
+from canary.core.rollout.statusdiff import diff
+from canary.core.rollout.transitions import (
     RESTORED,
     Run,
     at_gate,
@@ -116,9 +116,9 @@ def decide(rollout: Rollout, status: RolloutStatus, obs: Observation, now: datet
     else:
         _start_if_needed(run, spec_hash(rollout.spec))
         _record_analysis(run)
-        if commands.is_new(run, obs.command):
+        if command_effects.is_new(run, obs.command):
             assert obs.command is not None
-            commands.handle(run, obs.command)
+            command_effects.handle(run, obs.command)
         _settle(run)
     return _assemble(run, status, generation)
 
@@ -163,13 +163,13 @@ def _deleting(run: Run, old: RolloutStatus, deleted_at: str | None) -> Plan:
 def _invalid(run: Run, message: str) -> None:
     was = run.s.condition(Cond.INVALID)
     if run.s.phase != Phase.FAILED or was is None or was.status != "True":
-        from canary.core.transitions import goto
+        from canary.core.rollout.transitions import goto
 
         goto(run, Phase.FAILED, run.obs.invalid_reason, message, warning=True)
     run.update(message=checks.clip(message, 1024), hold_since=None)
-    if commands.is_new(run, run.obs.command):
+    if command_effects.is_new(run, run.obs.command):
         assert run.obs.command is not None
-        commands.handle(run, run.obs.command, refuse=f"the spec is invalid: {message}")
+        command_effects.handle(run, run.obs.command, refuse=f"the spec is invalid: {message}")
 
 
 def _start_if_needed(run: Run, digest: str) -> None:

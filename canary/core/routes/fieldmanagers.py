@@ -5,7 +5,7 @@ Gateway API CRDs, so the API server records ownership of ``f:spec`` → ``f:rule
 whole, never of one weight. Whoever last changed anything in the rules owns all of them:
 after our JSON Patch that is ``canary``; after a GitOps tool re-applies its copy (Flux
 kustomize-controller's forced server-side apply, Argo CD's self-heal) it is that tool.
-``canary.core.contest`` uses this to tell a revert by another manager from our own write
+``canary.core.rollout.contest`` uses this to tell a revert by another manager from our own write
 and to name the manager, the fields and the recipe in the ``Contested`` condition.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from canary.core.rules import ResolvedRoute
+from canary.core.routes.rules import ResolvedRoute
 
 FIELD_MANAGER = "canary"  # the field manager of every route write (adapters.kube)
 

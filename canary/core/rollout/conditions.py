@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from canary.core.checks import clip
 from canary.core.models import Condition
 from canary.core.phases import Cond
+from canary.core.rollout.checks import clip
 
 ORDER = (
     Cond.COMPLETED,

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from canary.core.models import RolloutSpec, RolloutStatus
 from canary.core.phases import MID_FLIGHT_PHASES, OWNING_PHASES, Cond, Phase, Reason
-from canary.core.rules import InvalidRollout, resolve_rules
+from canary.core.routes.rules import InvalidRollout, resolve_rules
 
 RuleKey = tuple[str, int]  # ("HTTPRoute/api-route", rule index)
 

@@ -3,7 +3,7 @@
 The state machine never reads the cluster or Prometheus. The operator gathers everything
 it can (route resolution, live weights, route status, the evaluator's verdict on the
 split, traffic shares, a completed analysis check, a pending command) into an
-``Observation`` and hands it to ``canary.core.machine.decide``. Unknown facts stay
+``Observation`` and hands it to ``canary.core.rollout.machine.decide``. Unknown facts stay
 ``None``: the machine decides what "cannot tell" means for each of them (see
 docs/state-machine.md), so the operator never has to guess.
 """
@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from canary.core.fieldmanagers import Writer
 from canary.core.models import AppliedWeight
 from canary.core.phases import COMMAND_ANNOTATION, COMMAND_ID_ANNOTATION, Reason
 from canary.core.results import AnalysisResult
+from canary.core.routes.fieldmanagers import Writer
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Observation:
       the field, e.g. "spec.routes[0].rules: 2 rules list both backends; name the rules";
       ``invalid_reason`` the Invalid condition's reason (InvalidSpec, or RuleOwned when
       another Rollout owns an addressed rule).
-    - ``addressed``: the rules the rollout re-weights, resolved by ``canary.core.patching``.
+    - ``addressed``: the rules the rollout re-weights, resolved by ``canary.core.routes.patching``.
     - ``live_weights``: raw stable/canary weights in each addressed rule right now.
     - ``route_ready``: every addressed route Accepted + ResolvedRefs at its generation
       (None: cannot tell yet); ``route_reason`` says why not.
@@ -74,7 +74,7 @@ class Observation:
     - ``command``: the command annotations, if any (acted on once per id).
     - ``deleting``: the Rollout carries a deletionTimestamp.
     - ``writers``: per addressed route, the last manager other than canary that owns
-      ``spec.rules`` (from managedFields; ``canary.core.fieldmanagers``).
+      ``spec.rules`` (from managedFields; ``canary.core.routes.fieldmanagers``).
     """
 
     invalid: str | None = None

@@ -138,7 +138,7 @@ def measurement_plan(
     """For each metric: canary then stable queries. ``targets``: the addressed rules,
     resolved to indexes (rule names are resolved by the route evaluator, not here).
     ``window``: the range in seconds when it is not ``analysis.interval`` (a window that
-    reaches back over quiet checks, ``canary.core.schedule.analysis_window``)."""
+    reaches back over quiet checks, ``canary.core.rollout.schedule.analysis_window``)."""
     plan: list[PlannedQuery] = []
     interval = spec.analysis.interval if window is None else window_range(window)
     for metric in spec.analysis.metrics:

@@ -10,7 +10,8 @@ there when it comes back.
 Before writing, :func:`precheck` reads the rollout: a command already in effect (pause
 while paused) exits 0 without a write, one that cannot apply (retry of a Succeeded
 rollout) exits 1 with the reason, the same answers the operator would give
-(``canary.core.commands``). A pending command with the same verb is not written twice,
+(``canary.core.rollout.command_effects``). A pending command with the same verb is not
+written twice,
 and ``--id`` makes a CI retry idempotent: an id already acknowledged is reported, not
 re-sent. ``--wait`` waits for the acknowledgement: 0 applied or in effect, 1 ignored,
 2 timed out (the command stays persisted).
@@ -60,7 +61,8 @@ WRITE = Check(write=True)
 
 
 def precheck(verb: str, obj: Obj) -> Check:
-    """Mirror of ``canary.core.commands``: in effect (0), not applicable (1), or write."""
+    """Mirror of ``canary.core.rollout.command_effects``: in effect (0), not applicable (1),
+    or write."""
     ph = render.phase(obj)
     if is_stale(obj):  # a new spec not yet seen, or never reconciled: the operator decides
         return WRITE

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from canary.core import checks, contest
-from canary.core.conditions import Want
 from canary.core.models import LastCommand
-from canary.core.observation import Command
 from canary.core.phases import Phase, Reason, Verb
-from canary.core.transitions import (
+from canary.core.rollout import checks, contest
+from canary.core.rollout.conditions import Want
+from canary.core.rollout.observation import Command
+from canary.core.rollout.transitions import (
     PAUSE_USER,
     Run,
     advance,
@@ -108,7 +108,7 @@ def resume(run: Run) -> Outcome:
     """Continue after a pause: the step re-verifies its split and holds its full pause.
 
     A contested RollingBack, RolledBack or Aborted Rollout keeps its phase and re-asserts
-    stable 100 / canary 0 (``canary.core.contest``)."""
+    stable 100 / canary 0 (``canary.core.rollout.contest``)."""
     if run.s.phase in _RESTORED | {Phase.ROLLING_BACK} and contest.contested(run):
         return APPLIED, f"contest cleared: re-asserting stable 100 / canary 0 in {run.s.phase}"
     if run.s.phase in (Phase.PENDING, Phase.PROGRESSING):

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from canary.core.models import AppliedWeight
-from canary.core.observation import Observation, RuleRef
 from canary.core.phases import Reason
+from canary.core.rollout.observation import Observation, RuleRef
 
 MIN_SHARE_TOLERANCE = 0.02  # absolute; below this, traffic noise is not worth a hold
 

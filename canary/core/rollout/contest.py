@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from canary.core import checks
-from canary.core.conditions import Want
-from canary.core.fieldmanagers import FIELD_MANAGER, Writer
 from canary.core.models import AppliedWeight, Contest
 from canary.core.phases import Phase, Reason
-from canary.core.schedule import aware, parse_time
-from canary.core.transitions import RESTORED, Run, goto
+from canary.core.rollout import checks
+from canary.core.rollout.conditions import Want
+from canary.core.rollout.schedule import aware, parse_time
+from canary.core.rollout.transitions import RESTORED, Run, goto
+from canary.core.routes.fieldmanagers import FIELD_MANAGER, Writer
 
 REVERTS = 3  # K: reverts by another manager within WINDOW that end the fight
 WINDOW = 600.0  # seconds (10m)

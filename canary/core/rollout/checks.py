@@ -14,8 +14,8 @@ import math
 
 from canary.core.models import Analysis, Measurement, MetricStatus
 from canary.core.phases import Reason, Verdict
-from canary.core.plan import Event
 from canary.core.results import AnalysisResult, MetricResult
+from canary.core.rollout.reconcile_plan import Event
 
 HISTORY = 10  # measurements kept per metric (as Argo Rollouts)
 MAX_METRICS = 10  # status.analysis maxItems

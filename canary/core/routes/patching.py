@@ -1,4 +1,4 @@
-"""Guarded JSON Patch for the two backendRefs canary owns, and a tiny RFC 6902 applier.
+"""Guarded JSON Patch for the two backendRefs canary owns; RFC 6902 applied with jsonpatch.
 
 DESIGN.md, "Route writes": we never create, replace or server-side-apply a user's route
 (``spec.rules`` and ``backendRefs`` are atomic lists, so a field manager would own them
@@ -29,13 +29,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import jsonpatch
+
 from canary.core.models import AppliedWeight, BackendRef
-from canary.core.rules import (
+from canary.core.routes.rules import (
     DEFAULT_WEIGHT,
     ResolvedRoute,
     ResolvedRule,
     backend_refs,
-    find_backend,
     route_rules,
 )
 
@@ -107,23 +108,6 @@ def needs_write(route: Mapping[str, Any], resolved: ResolvedRoute, canary_weight
         (w.stable, w.canary) != (100 - canary_weight, canary_weight)
         for w in rule_weights(route, resolved)
     )
-
-
-def canary_share(
-    route: Mapping[str, Any], rule_index: int, canary: BackendRef, *, namespace: str
-) -> float:
-    """The canary's raw weight over the sum of all raw weights in rule ``rule_index``.
-
-    Foreign backendRefs count: at step weight w with foreign weight F the share is
-    w / (100 + F). 0.0 when the canary is not in the rule or every weight is 0.
-    """
-    rules = route_rules(route, "route")
-    if not 0 <= rule_index < len(rules):
-        raise IndexError(f"rule {rule_index} out of range ({len(rules)} rules)")
-    refs = backend_refs(rules[rule_index], "route", route)
-    total = sum(weight_of(r) for r in refs)
-    ours = sum(weight_of(refs[j]) for j in find_backend(refs, canary, namespace))
-    return ours / total if total else 0.0
 
 
 # ---------------------------------------------------------------------------------------
@@ -250,99 +234,26 @@ def _check_weight(weight: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Applying patches (RFC 6902 subset)
+# Applying patches (RFC 6902: the jsonpatch library)
 
 
 def apply_patch(doc: Mapping[str, Any], ops: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Apply ``test``/``replace``/``add``/``remove`` ops to a deep copy of ``doc``.
+    """Apply RFC 6902 ``ops`` to a copy of ``doc`` (the ``jsonpatch`` library).
 
     All or nothing, like the API server: a failed ``test`` raises ``PatchConflict``, any
     other problem ``PatchError``, and ``doc`` is never modified.
     """
-    out: dict[str, Any] = copy.deepcopy(dict(doc))
-    for n, op in enumerate(ops):
-        kind, path = op.get("op"), op.get("path")
-        if not isinstance(path, str):
-            raise PatchError(f"op {n}: path must be a string")
-        tokens = _pointer(path)
-        if kind == "test":
-            actual = _get(out, tokens, path)
-            if not _json_equal(actual, op.get("value")):
-                raise PatchConflict(f"test failed at {path}: {actual!r} != {op.get('value')!r}")
-        elif kind in ("add", "replace", "remove"):
-            if not tokens:
-                raise PatchError(f"op {n}: cannot {kind} the whole document")
-            parent = _get(out, tokens[:-1], path)
-            _mutate(parent, tokens[-1], str(kind), op, path)
-        else:
-            raise PatchError(f"op {n}: unsupported op {kind!r}")
-    return out
-
-
-def _pointer(path: str) -> list[str]:
-    if path == "":
-        return []
-    if not path.startswith("/"):
-        raise PatchError(f"invalid JSON pointer {path!r}")
-    return [t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/")]
-
-
-def _index(token: str, size: int, path: str, *, append: bool = False) -> int:
-    if append and token == "-":
-        return size
-    if not token.isdigit() or (token != "0" and token.startswith("0")):
-        raise PatchError(f"{path}: {token!r} is not an array index")
-    index = int(token)
-    if index > size or (index == size and not append):
-        raise PatchError(f"{path}: index {index} out of range")
-    return index
-
-
-def _get(doc: Any, tokens: list[str], path: str) -> Any:
-    node = doc
-    for token in tokens:
-        if isinstance(node, dict):
-            if token not in node:
-                raise PatchError(f"{path}: no member {token!r}")
-            node = node[token]
-        elif isinstance(node, list):
-            node = node[_index(token, len(node), path)]
-        else:
-            raise PatchError(f"{path}: cannot descend into a {type(node).__name__}")
-    return node
-
-
-def _mutate(parent: Any, token: str, kind: str, op: Mapping[str, Any], path: str) -> None:
-    if kind != "remove" and "value" not in op:
-        raise PatchError(f"{path}: {kind} needs a value")
-    value = copy.deepcopy(op.get("value"))
-    if isinstance(parent, dict):
-        if kind != "add" and token not in parent:
-            raise PatchError(f"{path}: no member {token!r} to {kind}")
-        if kind == "remove":
-            del parent[token]
-        else:
-            parent[token] = value
-    elif isinstance(parent, list):
-        index = _index(token, len(parent), path, append=kind == "add")
-        if kind == "add":
-            parent.insert(index, value)
-        elif kind == "replace":
-            parent[index] = value
-        else:
-            del parent[index]
-    else:
-        raise PatchError(f"{path}: parent is a {type(parent).__name__}")
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    """JSON equality: booleans are not numbers, 1 == 1.0, containers compare deeply."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and bool(a == b)
+    patched: Any = copy.deepcopy(dict(doc))
+    for n, op in enumerate(ops):  # one op at a time on the copy: errors name the op
+        where = f"op {n} ({op.get('op')} {op.get('path')})"
+        try:
+            patched = jsonpatch.apply_patch(patched, [dict(op)], in_place=True)
+        except jsonpatch.JsonPatchTestFailed as exc:
+            raise PatchConflict(f"{where}: test failed: {exc}") from exc
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+            raise PatchError(f"{where}: {exc}") from exc
+        except (TypeError, KeyError, IndexError, ValueError) as exc:  # a path into a scalar
+            raise PatchError(f"{where}: cannot apply: {exc}") from exc
+    if not isinstance(patched, dict):
+        raise PatchError("the patch replaced the whole document with a non-object")
+    return patched

@@ -9,7 +9,7 @@ from canary.cli.app import cli
 
 # name -> (module, summary); keep sorted.
 VERBS: dict[str, tuple[str, str]] = {
-    "abort": ("canary.cli.commands_verbs", "Abort: stable 100 / canary 0 now (phase Aborted)."),
+    "abort": ("canary.cli.send_command", "Abort: stable 100 / canary 0 now (phase Aborted)."),
     "completion": (
         "canary.cli.completion",
         "Print the bash or zsh completion script for canary.",
@@ -26,18 +26,18 @@ VERBS: dict[str, tuple[str, str]] = {
         "routes; with --profile traefik also where Traefik routes a request differently "
         "from the spec.",
     ),
-    "pause": ("canary.cli.commands_verbs", "Hold at the current step (no spec field is written)."),
+    "pause": ("canary.cli.send_command", "Hold at the current step (no spec field is written)."),
     "plan": (
         "canary.cli.plan",
         "Validate a Rollout against its route and print each step's patch.",
     ),
     "promote": (
-        "canary.cli.commands_verbs",
+        "canary.cli.send_command",
         "Open the current gate (a manual gate or a pause); --full jumps to the last step.",
     ),
-    "resume": ("canary.cli.commands_verbs", "Continue after a pause."),
+    "resume": ("canary.cli.send_command", "Continue after a pause."),
     "retry": (
-        "canary.cli.commands_verbs",
+        "canary.cli.send_command",
         "Retry after a rollback or abort: start again at step 1.",
     ),
     "status": (
