@@ -33,11 +33,16 @@ import jsonpatch
 
 from canary.core.models import AppliedWeight, BackendRef
 from canary.core.routes.rules import (
-    DEFAULT_WEIGHT,
     ResolvedRoute,
     ResolvedRule,
     backend_refs,
     route_rules,
+)
+from canary.core.routing.backend_refs import (
+    DEFAULT_GROUP,
+    DEFAULT_KIND,
+    LENIENT,
+    backend_weight,
 )
 
 JsonPatch = list[dict[str, Any]]
@@ -73,9 +78,12 @@ class RuleWeights:
 
 
 def weight_of(ref: Mapping[str, Any]) -> int:
-    """A backendRef's raw weight; Gateway API defaults an absent weight to 1."""
-    weight = ref.get("weight", DEFAULT_WEIGHT)
-    return weight if isinstance(weight, int) and not isinstance(weight, bool) else DEFAULT_WEIGHT
+    """A backendRef's raw weight; Gateway API defaults an absent weight to 1.
+
+    Read by the evaluator's reader (``routing.backend_refs``) in its lenient mode: a
+    weight that is not an integer also reads as 1.
+    """
+    return backend_weight(LENIENT, ref, "backendRef")
 
 
 def rule_weights(route: Mapping[str, Any], resolved: ResolvedRoute) -> tuple[RuleWeights, ...]:
@@ -178,9 +186,9 @@ def remove_stable_ops(route: Mapping[str, Any], resolved: ResolvedRoute) -> Json
 def new_backend_ref(ref: BackendRef) -> dict[str, Any]:
     """The backendRef object ``add_canary_ops`` appends (weight 0)."""
     out: dict[str, Any] = {}
-    if ref.group:
+    if ref.group != DEFAULT_GROUP:
         out["group"] = ref.group
-    if ref.kind != "Service":
+    if ref.kind != DEFAULT_KIND:
         out["kind"] = ref.kind
     out["name"] = ref.name
     if ref.namespace:

@@ -10,6 +10,14 @@ Resolution is pure: it reads the live route (a plain mapping as the API server r
 it) and the validated spec, and returns indexes. Everything that cannot be acted on is an
 ``InvalidRollout`` whose ``field`` names the Rollout field to fix, so the operator's
 ``Invalid`` condition and ``canary plan`` say the same thing.
+
+The raw route is read with the evaluator's reader, ``canary.core.routing.backend_refs``, in
+its lenient mode: where ``spec.rules`` and ``backendRefs`` are, a backendRef's identity and
+the Gateway API defaults (group core, kind Service, the route's namespace) are defined
+there once, for both. Resolution keeps the raw indexes (the guarded JSON Patch paths index
+the raw lists), so it does not use the evaluator's parsed ``Route``: that adds the CRD's
+default rule to a route without rules and refuses what its regex dialect (Python ``re``)
+cannot run, neither of which concerns which backendRef sits at which index.
 """
 
 from __future__ import annotations
@@ -19,13 +27,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from canary.core.models import BackendRef, RolloutSpec, RouteRef
-
-# Gateway API defaults for a backendRef (standard channel v1.6).
-DEFAULT_GROUP = ""  # core API group
-DEFAULT_KIND = "Service"  # backendRef kind when omitted
-DEFAULT_WEIGHT = 1  # backendRef weight when omitted
-
-BackendKey = tuple[str, str, str, str, int | None]
+from canary.core.routing.backend_refs import (
+    LENIENT,
+    BackendKey,
+    ShapeError,
+    backend_key,
+    backend_refs_of,
+    rules_of,
+)
 
 
 class InvalidRollout(ValueError):
@@ -74,15 +83,8 @@ def backend_label(ref: BackendRef) -> str:
 
 
 def live_key(ref: Mapping[str, Any], route_namespace: str) -> BackendKey:
-    """Identity of a live backendRef with the Gateway API defaults filled in."""
-    port = ref.get("port")
-    return (
-        str(ref.get("group") or DEFAULT_GROUP),
-        str(ref.get("kind") or DEFAULT_KIND),
-        str(ref.get("namespace") or route_namespace),
-        str(ref.get("name", "")),
-        port if isinstance(port, int) else None,
-    )
+    """Identity of a live backendRef with the Gateway API defaults filled in (leniently)."""
+    return backend_key(LENIENT, ref, "backendRef", route_namespace)
 
 
 def matches(ref: Mapping[str, Any], wanted: BackendRef, route_namespace: str) -> bool:
@@ -96,19 +98,20 @@ def matches(ref: Mapping[str, Any], wanted: BackendRef, route_namespace: str) ->
 
 def route_rules(route: Mapping[str, Any], where: str) -> list[Mapping[str, Any]]:
     """``spec.rules`` of a live route, checked to be a list of objects."""
-    spec = route.get("spec")
-    rules = spec.get("rules", []) if isinstance(spec, Mapping) else None
-    if not isinstance(rules, list) or not all(isinstance(r, Mapping) for r in rules):
-        raise InvalidRollout(where, f"{_label(route)}: spec.rules is not a list of rules")
-    return rules
+    try:
+        return rules_of(LENIENT, route.get("spec"))
+    except ShapeError:
+        raise InvalidRollout(where, f"{_label(route)}: spec.rules is not a list of rules") from None
 
 
 def backend_refs(rule: Mapping[str, Any], where: str, route: Mapping[str, Any]) -> list[Any]:
     """``backendRefs`` of a live rule, checked to be a list of objects."""
-    refs = rule.get("backendRefs", [])
-    if not isinstance(refs, list) or not all(isinstance(r, Mapping) for r in refs):
-        raise InvalidRollout(where, f"{_label(route)}: a rule's backendRefs is not a list")
-    return refs
+    try:
+        return backend_refs_of(LENIENT, rule, "rule")
+    except ShapeError:
+        raise InvalidRollout(
+            where, f"{_label(route)}: a rule's backendRefs is not a list"
+        ) from None
 
 
 def find_backend(

@@ -4,6 +4,12 @@ The CEL rules of the standard-channel CRDs that change what a rule means are enf
 here (the API server would refuse the object): RequestRedirect with backendRefs,
 RequestRedirect together with URLRewrite, repeated filters, ReplacePrefixMatch without
 exactly one PathPrefix match, a Service backendRef without a port.
+
+Where the rules and backendRefs are in the raw dict, a backendRef's identity and weight
+and their defaults are read by ``backend_refs`` (in its strict mode, with ``Doc``), the
+reader route handling (``canary.core.routes.rules``) uses too. The CRD defaults that add
+what the raw lists do not hold (one rule for a route without rules, ``PathPrefix /`` for
+a rule without matches) are applied here only: route handling addresses raw indexes.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from canary.core.routing import backend_refs as br
 from canary.core.routing import objects as o
 from canary.core.routing import sre as _sre
 from canary.core.routing.fieldcheck import Doc
@@ -97,7 +104,7 @@ def _nested_repeat(items: Any, inside: bool = False) -> bool:
 
 
 def parse_rules(doc: Doc, kind: str, spec: Mapping[str, Any]) -> tuple[o.Rule, ...]:
-    raw_rules = doc.list(spec, "rules", "spec.rules")
+    raw_rules = br.rules_of(doc, spec)
     if not raw_rules:
         raw_rules = [{}]  # CRD default: one rule matching PathPrefix "/"
     rules: list[o.Rule] = []
@@ -123,7 +130,7 @@ def parse_rules(doc: Doc, kind: str, spec: Mapping[str, Any]) -> tuple[o.Rule, .
         filters = _filters(doc, raw, f"{p}.filters", allowed, doc.namespace)
         backends = tuple(
             _backend(doc, b, f"{p}.backendRefs[{j}]", allowed)
-            for j, b in enumerate(doc.list(raw, "backendRefs", f"{p}.backendRefs"))
+            for j, b in enumerate(br.backend_refs_of(doc, raw, p))
         )
         if backends and any(f.type == o.REQUEST_REDIRECT for f in filters):
             raise doc.fail(p, "RequestRedirect filter must not be used together with backendRefs")
@@ -358,18 +365,11 @@ def _filters(
 def _backend_ref(
     doc: Doc, raw: Any, p: str, *, weight: int, ns: str, filters: tuple[o.Filter, ...] = ()
 ) -> o.BackendSpec:
-    group = doc.opt_str(raw, "group", f"{p}.group", o.CORE_GROUP)
-    kind = doc.opt_str(raw, "kind", f"{p}.kind", "Service")
-    name = doc.req_str(raw, "name", f"{p}.name")
-    port = doc.port(raw, "port", f"{p}.port")
-    if group == o.CORE_GROUP and kind == "Service" and port is None:
-        raise doc.fail(f"{p}.port", "required for a Service reference")
-    namespace = doc.opt_str(raw, "namespace", f"{p}.namespace", ns) or ns
-    return o.BackendSpec(group, kind, name, namespace, port, weight, filters)
+    key = br.backend_key(doc, raw, p, ns, require_port=True)
+    return o.BackendSpec(key.group, key.kind, key.name, key.namespace, key.port, weight, filters)
 
 
 def _backend(doc: Doc, raw: Any, p: str, allowed: tuple[str, ...]) -> o.BackendSpec:
-    weight = doc.integer(raw, "weight", f"{p}.weight", 0, 1_000_000)
+    weight = br.backend_weight(doc, raw, p)
     filters = _filters(doc, raw, f"{p}.filters", allowed, doc.namespace)
-    w = 1 if weight is None else weight
-    return _backend_ref(doc, raw, p, weight=w, ns=doc.namespace, filters=filters)
+    return _backend_ref(doc, raw, p, weight=weight, ns=doc.namespace, filters=filters)
