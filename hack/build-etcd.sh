@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build etcd v3.6.x from its Go module (research §3.3). Idempotent; prints the path.
+# Build etcd v3.6.x from its Go module (docs/local-control-plane.md). Idempotent; prints the path.
 set -euo pipefail
 : "${ETCD_VERSION:=v3.6.16}" "${CANARY_CACHE:=/var/cache/canary-e2e}"
 out="$CANARY_CACHE/etcd/$ETCD_VERSION/etcd"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build kube-apiserver from the k8s.io/kubernetes Go module (wrapper module with staging
-# replaces, see shared/research/local-control-plane.md §3.2). Idempotent; prints the path.
+# replaces, docs/local-control-plane.md "Parts and versions"). Idempotent; prints the path.
 set -euo pipefail
 : "${K8S_VERSION:=v1.36.3}" "${CANARY_CACHE:=/var/cache/canary-e2e}"
 out="$CANARY_CACHE/k8s/$K8S_VERSION/kube-apiserver"

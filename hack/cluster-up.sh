@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make cluster-up: start the local control plane (etcd, kube-apiserver, Gateway API CRDs,
 # Traefik, Prometheus, demo backends) or reuse a healthy one; write .local/cluster.env.
-# Contract: shared/DESIGN.md "Local control plane". Recipe: research/local-control-plane.md.
+# Entry points, parts and recipe: docs/local-control-plane.md.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 PY="${CANARY_PYTHON:-$REPO/.venv/bin/python}"

@@ -6,8 +6,9 @@
 Each backend answers every path with a small JSON echo and the header
 `X-Backend: <name>`, except:
 
-- `GET/POST /-/control`  JSON `{"error_rate": 0.2, "latency_ms": 300}` (the DESIGN's
-  control API). A POST merges the given keys and restarts the fault counter.
+- `GET/POST /-/control`  JSON `{"error_rate": 0.2, "latency_ms": 300}` (the control
+  API of docs/local-control-plane.md). A POST merges the given keys and restarts the
+  fault counter.
 - `GET /-/healthz`        200 "ok" (never faulted, never counted)
 - `GET /metrics`          Prometheus text: `http_requests_total{code,method}` and the
   `http_request_duration_seconds` histogram, one registry per backend.

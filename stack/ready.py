@@ -1,8 +1,9 @@
 """Readiness waits for the local stack and for route changes.
 
-After a route change, status runs ahead of the data plane (research §4.4): first wait
-for Accepted and ResolvedRefs on every parent at the route's current generation, then
-for Traefik's API to serve the new weights. Only then count traffic.
+After a route change, status runs ahead of the data plane (docs/local-control-plane.md,
+"Readiness after a route change"): first wait for Accepted and ResolvedRefs on every
+parent at the route's current generation, then for Traefik's API to serve the new
+weights. Only then count traffic.
 
 CLI (used by hack/cluster-up.sh):
     python -m stack.ready route --kubeconfig F --traefik-api URL --namespace NS --name R \

@@ -44,7 +44,7 @@ GATEWAY_GROUP = "gateway.networking.k8s.io"
 
 @dataclass(frozen=True)
 class ClusterEnv:
-    """The keys of `.local/cluster.env` (DESIGN "Local control plane")."""
+    """The keys of `.local/cluster.env` (docs/local-control-plane.md)."""
 
     kubeconfig: str
     gateway_url: str

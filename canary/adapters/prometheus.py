@@ -1,6 +1,7 @@
 """The metrics port on Prometheus' HTTP API (``prometheus-api-client`` + tenacity).
 
-Three outcomes, never confused (the Flagger/Argo lesson in DESIGN.md):
+Three outcomes, never confused (Flagger fails a rollout on "no values found", an empty
+vector crashes Argo's analyses):
 
 * a value — the query returned exactly one series (or a scalar);
 * no data — ``Sample(value=None, empty=True)``: an empty vector, or ``NaN`` (what

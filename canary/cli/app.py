@@ -17,7 +17,7 @@ from click.shell_completion import CompletionItem
 
 from canary import __version__
 
-# Exit codes (DESIGN.md, CLI contract).
+# Exit codes (docs/cli.md, the exit-code table).
 EXIT_OK = 0  # goal reached / valid / applied
 EXIT_FAILED = 1  # rolled back, aborted, failed; problems found; command not applicable
 EXIT_TIMEOUT = 2  # --wait timed out

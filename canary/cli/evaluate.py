@@ -1,7 +1,7 @@
 """``canary evaluate`` and ``canary lint-routes``: the route evaluator from the shell.
 
-``evaluate`` answers what a conformant Gateway does with one request (DESIGN.md,
-"Route evaluator — contract": flags, JSON keys, exit codes). ``lint-routes`` lists
+``evaluate`` answers what a conformant Gateway does with one request (docs/evaluator-spec.md,
+"Library and JSON output (contract)": flags, JSON keys, exit codes). ``lint-routes`` lists
 shadowed rules, unresolved refs, missing ReferenceGrants, all-zero weights and routes
 attached nowhere. YAML is read here; the core only sees parsed documents. Bad input
 (malformed YAML, unknown kinds, missing fields, bad URL or header) is one line on

@@ -1,6 +1,6 @@
 """``canary status NAME [--wait] [--until done|paused|step=N] [--timeout D]``: CI's gate.
 
-Exit codes (DESIGN.md, CLI contract): 0 goal reached (Succeeded, or the ``--until``
+Exit codes (docs/cli.md): 0 goal reached (Succeeded, or the ``--until``
 state); 1 RolledBack, Aborted, Failed, Paused after a failed check, or Contested
 (another field manager keeps reverting the weights: a person must act); 2 timed out; 3
 usage, not found or access denied. ``--until paused`` is ``AwaitingPromotion=True`` (a

@@ -1,4 +1,4 @@
-"""Fixtures for e2e tests on the real local control plane (DESIGN "Local control plane").
+"""Fixtures for e2e tests on the real local control plane (docs/local-control-plane.md).
 
 The session reuses a healthy stack (`.local/cluster.env` + health checks) or starts one
 with hack/cluster-up.sh, and stops it at the end only if it started it (set

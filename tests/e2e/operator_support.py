@@ -241,7 +241,7 @@ def rollout_manifest(
     deadline: str = "2m",
     extra_spec: dict[str, Any] | None = None,
 ) -> str:
-    """A Rollout with fast test settings (DESIGN: 2–5 s analysis, small minRequests)."""
+    """A Rollout with fast test settings (2–5 s analysis, small minRequests)."""
     spec: dict[str, Any] = {
         "routes": [{"name": route}],
         "stable": {"name": stable, "port": 8080},

@@ -71,7 +71,8 @@ def refs(route: Obj) -> list[tuple[str, int]]:
 
 
 def set_canary(weight: int) -> Any:
-    """DESIGN "Route writes": test generation and identity at the index, replace weights."""
+    """Route writes (README "How a step works"): test generation and identity at the
+    index, replace weights."""
 
     def compute(live: Obj) -> list[dict[str, Any]] | None:
         want = {"user-service-v2": 100 - weight, "user-service-v3": weight}

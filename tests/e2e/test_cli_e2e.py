@@ -2,7 +2,7 @@
 
 Given the seed's api-route with real backends, Traefik, Prometheus and a `canary run`
 operator confined to the test's namespace, when CI drives a Rollout with the `canary`
-CLI, then exit codes follow DESIGN's contract (0 reached, 1 rolled back/aborted, 2 timed
+CLI, then exit codes follow docs/cli.md (0 reached, 1 rolled back/aborted, 2 timed
 out) and every command is acknowledged in status.lastCommand.
 """
 

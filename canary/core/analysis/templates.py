@@ -13,7 +13,7 @@ denominator is empty and the answer is still, correctly, no data.
 
 Sources of every metric and label name (also in docs/analysis.md):
 
-- traefik: research/local-control-plane.md §4.6 (verbatim from Traefik 3.7.15):
+- traefik: ``tests/unit/analysis/samples/traefik.prom`` (verbatim from a running Traefik 3.7.15):
   ``traefik_service_requests_total{code,method,protocol,service}``,
   ``traefik_service_request_duration_seconds_bucket{…,le}``; ``service`` is
   ``<kind>-<routeNs>-<route>-gw-<gwNs>-<gw>-ep-<ep>-<ruleIdx>-<20 hex>-svc-<backendNs>-<svc>-

@@ -1,8 +1,9 @@
 """The Rollout's conditions, computed as a value each decision.
 
-Order and meaning are fixed (DESIGN.md): Completed (True only in Succeeded),
-AwaitingPromotion (True at a manual gate), RouteReady, SplitVerified, Healthy (last
-verdicts pass; False after a failed check; Unknown while inconclusive), Invalid.
+Order and meaning are fixed (docs/state-machine.md, "Status and conditions"): Completed
+(True only in Succeeded), AwaitingPromotion (True at a manual gate), RouteReady,
+SplitVerified, Healthy (last verdicts pass; False after a failed check; Unknown while
+inconclusive), Invalid.
 ``lastTransitionTime`` changes only when a condition's status changes, as Kubernetes
 conventions ask, so a condition whose reason or message changes does not look new to
 ``kubectl wait``.

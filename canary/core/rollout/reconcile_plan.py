@@ -2,9 +2,9 @@
 
 The operator executes a ``Plan`` in this order: (1) when ``status_patch`` is not empty,
 merge-patch the status subresource with it; (2) post ``events``; (3) when
-``write_routes``, patch every rule in ``desired`` (guarded JSON Patch, see DESIGN.md
-"Route writes"); (4) requeue after ``requeue_after`` seconds (None: wait for the next
-watch event). Status first: a crash between the writes must never leave the route ahead
+``write_routes``, patch every rule in ``desired`` (guarded JSON Patch, see
+``canary.core.routes.patching``); (4) requeue after ``requeue_after`` seconds (None: wait
+for the next watch event). Status first: a crash between the writes must never leave the route ahead
 of the recorded step (the next decide would write the previous step's weights back);
 Events next, since the next decide will not repeat them. If the route write then fails,
 the status is still right: the machine records weights as applied only once it

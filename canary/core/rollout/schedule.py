@@ -1,6 +1,6 @@
 """Time arithmetic for the state machine, and when the operator should run a check.
 
-``now`` always comes from the caller (STYLE habit 5); timestamps in status are RFC 3339
+``now`` always comes from the caller (the core reads no clock); timestamps in status are RFC 3339
 strings rendered from it, so a decision replayed with the same ``now`` gives the same
 status. ``analysis_due`` tells the operator when to query Prometheus: only while a step
 is active and its split verified, every ``spec.analysis.interval``, and never over a

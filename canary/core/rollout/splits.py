@@ -1,7 +1,7 @@
 """Desired raw weights, their comparison with the live route, and split verification.
 
 A step weight *w* is written as canary *w* / stable 100 − *w* in every addressed rule
-(DESIGN.md "Weights"); rollback and abort are canary 0 / stable 100. Whether the split
+(docs/state-machine.md); rollback and abort are canary 0 / stable 100. Whether the split
 is really served is decided in a fixed order, each stage holding the step with a named
 reason: weights live → route ready → data plane applied → evaluator verified → observed
 traffic agrees within max(0.02, 3σ) when it is measurable.

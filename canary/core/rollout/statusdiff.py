@@ -1,6 +1,6 @@
 """JSON merge patch (RFC 7386) between two status documents.
 
-Status is a value (STYLE habit 6): the machine computes the whole new status, and the
+Status is a value: the machine computes the whole new status, and the
 operator writes only the difference, and nothing at all when there is none. Lists are
 atomic in a merge patch, so a changed list is sent whole; a removed key is ``None``.
 """

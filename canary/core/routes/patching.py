@@ -1,8 +1,8 @@
 """Guarded JSON Patch for the two backendRefs canary owns; RFC 6902 applied with jsonpatch.
 
-DESIGN.md, "Route writes": we never create, replace or server-side-apply a user's route
-(``spec.rules`` and ``backendRefs`` are atomic lists, so a field manager would own them
-whole). We send a JSON Patch that
+Route writes (README, "How a step works", step 1): we never create, replace or
+server-side-apply a user's route (``spec.rules`` and ``backendRefs`` are atomic lists, so a
+field manager would own them whole). We send a JSON Patch that
 
 * tests ``/metadata/generation`` first (spec changes only: status writes bump
   resourceVersion on every data-plane reload and must not cause retries),

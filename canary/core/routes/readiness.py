@@ -1,6 +1,6 @@
 """Is a route Accepted and ResolvedRefs for every parent, at its current generation?
 
-DESIGN.md, "Route writes": before analysis counts, every parentRef of an addressed route
+README, "How a step works" (step 2): before analysis counts, every parentRef of an addressed route
 must have a status entry with ``Accepted=True`` and ``ResolvedRefs=True`` whose
 ``observedGeneration`` is at least the route's ``metadata.generation``. Flagger stalls
 forever on implementations that never set ``observedGeneration`` (linkerd2#14964); we

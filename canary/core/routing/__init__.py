@@ -1,11 +1,12 @@
 """The Gateway API route evaluator (pure core): which rule and backends a request gets.
 
-Library contract (DESIGN.md, "Route evaluator"): ``build_table(docs)`` from parsed
-Gateway API documents; ``evaluate(table, make_request(...))`` → :class:`Decision` with
-exact backend shares; ``sample(decision, n, seed=...)`` draws N seeded outcomes;
-``verify(counts, shares)`` tests observed counts against shares (a library function:
-the operator's SplitVerified uses ``canary.core.rollout.splits``); ``effective_canary_share`` is the
-helper the operator uses to confirm a Rollout's split; ``lint_routes`` finds problems.
+Library contract (docs/evaluator-spec.md, "Library and JSON output (contract)"):
+``build_table(docs)`` from parsed Gateway API documents; ``evaluate(table,
+make_request(...))`` → :class:`Decision` with exact backend shares; ``sample(decision, n,
+seed=...)`` draws N seeded outcomes; ``verify(counts, shares)`` tests observed counts
+against shares (a library function: the operator's SplitVerified uses
+``canary.core.rollout.splits``); ``effective_canary_share`` is the helper the operator
+uses to confirm a Rollout's split; ``lint_routes`` finds problems.
 Profiles (``profiles``): ``spec`` (default) or a data plane's (``traefik``), picked for
 a GatewayClass by ``profile_for_controller``; ``compare`` says where they differ.
 """

@@ -1,4 +1,4 @@
-"""The evaluator's answer for one request, and its JSON form (a DESIGN.md contract).
+"""The evaluator's answer for one request, and its JSON form (a contract: docs/evaluator-spec.md).
 
 Keys of :meth:`Decision.to_dict` may be added, never changed: ``status``, ``route``,
 ``route_kind``, ``rule``, ``backends`` (``name``, ``namespace``, ``port``, ``weight``,

@@ -145,7 +145,7 @@ def test_latency_quantile_is_configurable() -> None:
 def test_traefik_verbatim_service_label_is_selected() -> None:
     sel = selector("traefik", namespace="default", targets=[TRAEFIK_TARGET], backend=CANARY_DEFAULT)
     [parsed] = selectors("m{" + sel + "}")
-    verbatim = (  # research/local-control-plane.md §4.6
+    verbatim = (  # scraped from a running Traefik 3.7.15 (samples/traefik.prom)
         "httproute-default-app-gw-default-gw-ep-web-0-dd33ce23f86bafc8cd0e"
         "-svc-default-app-canary-1@kubernetesgateway"
     )

@@ -1,4 +1,5 @@
-"""`canary evaluate` and `canary lint-routes` from the command line (DESIGN.md contract)."""
+"""`canary evaluate` and `canary lint-routes` from the command line (the contract in
+docs/evaluator-spec.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The seed article's examples (../shared/seed/, examples/routes/seed.yaml), end to end."""
+"""The seed article's examples (examples/routes/seed.yaml), end to end."""
 
 from __future__ import annotations
 
