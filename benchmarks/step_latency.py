@@ -46,7 +46,8 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 from kubernetes import client, config  # noqa: E402
 from operator_support import OperatorProcess, rollout_manifest, wait_until  # noqa: E402
 
-from canary.adapters.traefik import HttpTraefikApi, TraefikApiError  # noqa: E402
+from canary.adapters.errors import TraefikApiError  # noqa: E402
+from canary.adapters.traefik import HttpTraefikApi  # noqa: E402
 from stack.scenario import ClusterEnv, deploy_app, read_cluster_env  # noqa: E402
 
 GROUP, VERSION, PLURAL = "canary.dev", "v1alpha1", "rollouts"

@@ -25,7 +25,9 @@ from typing import Any, TypeVar
 
 from kubernetes import client, config
 
-from canary.adapters.traefik import HttpTraefikApi, TraefikApi, TraefikApiError
+from canary.adapters.errors import TraefikApiError
+from canary.adapters.ports import TraefikApi
+from canary.adapters.traefik import HttpTraefikApi
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 T = TypeVar("T")

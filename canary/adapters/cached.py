@@ -24,13 +24,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from canary.adapters import errors
+from canary.adapters.errors import TraefikUnavailable
 from canary.adapters.ports import Obj, RoutesPort
-from canary.adapters.traefik import (
-    ServedRule,
-    TraefikUnavailable,
-    normalize,
-    parse_served_rule,
-)
+from canary.adapters.traefik import ServedRule, normalize, parse_served_rule
 
 
 class ClusterCachePort(Protocol):

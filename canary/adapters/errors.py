@@ -8,7 +8,10 @@ AdapterError
 │   ├── PatchTestFailed   422 from a failed JSON Patch ``test`` op: re-read, recompute, retry
 │   ├── InvalidObject     422 from validation (schema, CEL): do not retry
 │   └── KubeUnavailable   5xx, timeouts, connection errors: retry later
-└── MetricsError          Prometheus unreachable, timed out, or rejected the query
+├── MetricsError          Prometheus unreachable, timed out, or rejected the query
+└── TraefikApiError       Traefik's API (``traefik.py``): what the data plane serves
+    ├── TraefikUnavailable  unreachable, timed out, or answered something unexpected
+    └── RuleNotServed       no weighted service for this route rule (yet)
 """
 
 from __future__ import annotations
@@ -50,3 +53,15 @@ class KubeUnavailable(KubeError):
 
 class MetricsError(AdapterError):
     pass
+
+
+class TraefikApiError(AdapterError):
+    """Base of the errors of the Traefik adapter (``canary.adapters.traefik``)."""
+
+
+class TraefikUnavailable(TraefikApiError):
+    """Traefik's API could not be reached or answered something unexpected."""
+
+
+class RuleNotServed(TraefikApiError):
+    """Traefik serves no weighted service for this route rule (yet)."""

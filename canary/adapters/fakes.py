@@ -18,6 +18,7 @@ from typing import Any
 
 from canary.adapters import errors
 from canary.adapters.ports import Obj
+from canary.adapters.traefik import ServedRule
 from canary.core.results import Sample
 from canary.core.routes.patching import PatchConflict, PatchError, apply_patch
 
@@ -360,3 +361,40 @@ class FakeMetrics:
         if isinstance(answer, Exception):
             raise answer
         return answer
+
+
+# --------------------------------------------------------------------------- traefik
+
+
+class FakeTraefikApi:
+    """In-memory TraefikApi for unit tests: set what each rule serves."""
+
+    def __init__(self) -> None:
+        self.rules: dict[tuple[str, str, str, int], Sequence[Mapping[int, int]]] = {}
+        self.unavailable = False
+
+    def set(
+        self,
+        *,
+        namespace: str,
+        route: str,
+        rule: int,
+        weights: Sequence[Mapping[int, int]],
+        kind: str = "httproute",
+    ) -> None:
+        self.rules[(kind, namespace, route, rule)] = weights
+
+    def served_rule(
+        self, *, namespace: str, route: str, rule: int, kind: str = "httproute"
+    ) -> ServedRule:
+        if self.unavailable:
+            raise errors.TraefikUnavailable("fake: unavailable")
+        try:
+            per_match = self.rules[(kind, namespace, route, rule)]
+        except KeyError:
+            raise errors.RuleNotServed(f"fake: no {kind} {namespace}/{route} rule {rule}") from None
+        names = tuple(f"{kind}-{namespace}-{route}-{rule}-{i}-wrr" for i in range(len(per_match)))
+        return ServedRule(
+            services=names,
+            weights=tuple({i: w for i, w in m.items() if w > 0} for m in per_match),
+        )

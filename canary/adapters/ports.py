@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from canary.adapters.traefik import ServedRule
 from canary.core.results import Sample
 
 Obj = dict[str, Any]
@@ -72,3 +73,14 @@ class MetricsPort(Protocol):
     def query(
         self, *, promql: str, at: float | None = None, deadline: float | None = None
     ) -> Sample: ...  # MetricsError
+
+
+class TraefikApi(Protocol):
+    """What Traefik's data plane serves for a route rule (read-only; ``traefik.py``).
+
+    ``kind`` is the route kind in lower case (``httproute``, ``grpcroute``).
+    """
+
+    def served_rule(
+        self, *, namespace: str, route: str, rule: int, kind: str = "httproute"
+    ) -> ServedRule: ...  # RuleNotServed; TraefikUnavailable

@@ -10,7 +10,9 @@ a route rule becomes a weighted (WRR) service named
 whose children are named `…-svc-<backendNs>-<service>-<backendRefIndex>` (names pass
 through Traefik's Normalize: every non-alphanumeric character becomes `-`). A child
 with weight 0 is not added at all, so a missing index means "served with weight 0".
-Keyword-only arguments; errors are `TraefikApiError` and its subclasses.
+Keyword-only arguments; errors are `TraefikApiError` and its subclasses
+(`canary.adapters.errors`). The port is `TraefikApi` (`ports.py`); its fake is
+`FakeTraefikApi` (`fakes.py`).
 """
 
 from __future__ import annotations
@@ -20,23 +22,13 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
+
+from canary.adapters.errors import RuleNotServed, TraefikUnavailable
 
 PROVIDER = "kubernetesgateway"
-
-
-class TraefikApiError(Exception):
-    """Base of the errors of this adapter."""
-
-
-class TraefikUnavailable(TraefikApiError):
-    """Traefik's API could not be reached or answered something unexpected."""
-
-
-class RuleNotServed(TraefikApiError):
-    """Traefik serves no weighted service for this route rule (yet)."""
 
 
 def normalize(name: str) -> str:
@@ -109,14 +101,6 @@ def parse_served_rule(
     return ServedRule(services=tuple(names), weights=tuple(weights))
 
 
-class TraefikApi(Protocol):
-    """The port: what Traefik serves for a route rule."""
-
-    def served_rule(
-        self, *, namespace: str, route: str, rule: int, kind: str = "httproute"
-    ) -> ServedRule: ...
-
-
 class HttpTraefikApi:
     """Reads Traefik's API (`api.insecure` or a reachable dashboard entryPoint)."""
 
@@ -154,38 +138,4 @@ class HttpTraefikApi:
         search = f"{kind}-{normalize(namespace)}-{normalize(route)}-gw-"
         return parse_served_rule(
             self.services(search=search), namespace=namespace, route=route, rule=rule, kind=kind
-        )
-
-
-class FakeTraefikApi:
-    """In-memory TraefikApi for unit tests: set what each rule serves."""
-
-    def __init__(self) -> None:
-        self.rules: dict[tuple[str, str, str, int], Sequence[Mapping[int, int]]] = {}
-        self.unavailable = False
-
-    def set(
-        self,
-        *,
-        namespace: str,
-        route: str,
-        rule: int,
-        weights: Sequence[Mapping[int, int]],
-        kind: str = "httproute",
-    ) -> None:
-        self.rules[(kind, namespace, route, rule)] = weights
-
-    def served_rule(
-        self, *, namespace: str, route: str, rule: int, kind: str = "httproute"
-    ) -> ServedRule:
-        if self.unavailable:
-            raise TraefikUnavailable("fake: unavailable")
-        try:
-            per_match = self.rules[(kind, namespace, route, rule)]
-        except KeyError:
-            raise RuleNotServed(f"fake: no {kind} {namespace}/{route} rule {rule}") from None
-        names = tuple(f"{kind}-{namespace}-{route}-{rule}-{i}-wrr" for i in range(len(per_match)))
-        return ServedRule(
-            services=names,
-            weights=tuple({i: w for i, w in m.items() if w > 0} for m in per_match),
         )

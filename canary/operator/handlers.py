@@ -37,7 +37,6 @@ from canary.adapters.informer import EVALUATOR_KINDS, POOL_HEADROOM, Change, Clu
 from canary.adapters.kube import CONNECT_TIMEOUT, READ_TIMEOUT, load_api_client
 from canary.adapters.lease import KubeLease
 from canary.adapters.ratelimit import TokenBucket, limit_requests
-from canary.adapters.traefik import TraefikApiError
 from canary.core.election import LeaseTimings
 from canary.core.models import GROUP, PLURAL, VERSION
 from canary.core.phases import COMMAND_ID_ANNOTATION
@@ -170,7 +169,7 @@ class Controller:
             selfmetrics.STALE_COPIES.inc()
             log.debug("%s", exc)
             return STALE_RETRY  # the watch delivers our write in a moment (it also prompts)
-        except (AdapterError, TraefikApiError, ValueError) as exc:
+        except (AdapterError, ValueError) as exc:  # Traefik's errors are AdapterErrors
             log.warning("%s/%s: reconcile failed, retrying: %s", ns, name, exc)
             return RETRY_DELAY
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from canary.adapters.errors import AdapterError, MetricsError, NotFound
-from canary.adapters.ports import ClusterReadPort, MetricsPort, RoutesPort
-from canary.adapters.traefik import TraefikApi, TraefikApiError
+from canary.adapters.errors import AdapterError, MetricsError, NotFound, TraefikApiError
+from canary.adapters.ports import ClusterReadPort, MetricsPort, RoutesPort, TraefikApi
 from canary.core.analysis.flavors import TRAEFIK_CONTROLLER, flavor_for, with_flavors
 from canary.core.analysis.measurements import measurement_plan, requests_query
 from canary.core.analysis.promql import TemplateError, prometheus_duration

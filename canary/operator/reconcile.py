@@ -31,10 +31,10 @@ from canary.adapters.cached import (
     newer,
 )
 from canary.adapters.kube import KubeEvents, KubeRollouts, KubeRoutes
-from canary.adapters.ports import EventsPort, MetricsPort, RolloutsPort, RoutesPort
+from canary.adapters.ports import EventsPort, MetricsPort, RolloutsPort, RoutesPort, TraefikApi
 from canary.adapters.prometheus import PrometheusMetrics, QueryLimiter, RefusedMetrics
 from canary.adapters.routewrite import guarded_patch
-from canary.adapters.traefik import HttpTraefikApi, TraefikApi
+from canary.adapters.traefik import HttpTraefikApi
 from canary.core.analysis.addresses import Allowlist, normalize
 from canary.core.models import AppliedWeight, Rollout, RolloutStatus
 from canary.core.phases import Reason

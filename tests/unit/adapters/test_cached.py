@@ -9,8 +9,8 @@ import pytest
 
 from canary.adapters import errors
 from canary.adapters.cached import CachedCluster, CachedRoutes, SharedTraefikApi, newer, ready
+from canary.adapters.errors import RuleNotServed, TraefikUnavailable
 from canary.adapters.fakes import FakeRoutes
-from canary.adapters.traefik import RuleNotServed, TraefikUnavailable
 
 
 class Cache:

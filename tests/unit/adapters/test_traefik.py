@@ -10,15 +10,9 @@ from typing import Any
 
 import pytest
 
-from canary.adapters.traefik import (
-    FakeTraefikApi,
-    HttpTraefikApi,
-    RuleNotServed,
-    ServedRule,
-    TraefikUnavailable,
-    normalize,
-    parse_served_rule,
-)
+from canary.adapters.errors import RuleNotServed, TraefikUnavailable
+from canary.adapters.fakes import FakeTraefikApi
+from canary.adapters.traefik import HttpTraefikApi, ServedRule, normalize, parse_served_rule
 
 P = "httproute-app-team-a-api-route-gw-infra-prod-gateway-ep-web"
 R0 = f"{P}-0-2d8a102d3364fc9e0b88"

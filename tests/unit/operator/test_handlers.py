@@ -120,12 +120,17 @@ def test_leadership_lost_in_the_middle_of_a_pass_stops_before_the_next_write() -
     assert w.routes.patches == [] and _weights(w) == [90, 10, 5]
 
 
-def test_adapter_errors_ask_for_a_retry_soon() -> None:
+@pytest.mark.parametrize(
+    "error",
+    [errors.KubeUnavailable("connection refused"), errors.TraefikUnavailable("GET: refused")],
+    ids=["kube", "traefik"],
+)
+def test_adapter_errors_ask_for_a_retry_soon(error: errors.AdapterError) -> None:
     w = World()
     c = _guarded(w, Lead(True))
 
     def unavailable(**_: Any) -> Any:
-        raise errors.KubeUnavailable("connection refused")
+        raise error
 
     w.rollouts.patch_status = unavailable  # type: ignore[method-assign]
     assert c.run_pass(_body(w)) == RETRY_DELAY

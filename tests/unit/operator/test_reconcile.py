@@ -19,8 +19,8 @@ from canary.adapters.fakes import (
     FakeMetrics,
     FakeRollouts,
     FakeRoutes,
+    FakeTraefikApi,
 )
-from canary.adapters.traefik import FakeTraefikApi
 from canary.core.models import Rollout, RolloutStatus
 from canary.core.results import Sample
 from canary.operator.observe import Observer
