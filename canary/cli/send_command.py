@@ -9,12 +9,11 @@ there when it comes back.
 
 Before writing, :func:`precheck` reads the rollout: a command already in effect (pause
 while paused) exits 0 without a write, one that cannot apply (retry of a Succeeded
-rollout) exits 1 with the reason, the same answers the operator would give
-(``canary.core.rollout.command_effects``). A pending command with the same verb is not
-written twice,
-and ``--id`` makes a CI retry idempotent: an id already acknowledged is reported, not
-re-sent. ``--wait`` waits for the acknowledgement: 0 applied or in effect, 1 ignored,
-2 timed out (the command stays persisted).
+rollout) exits 1 with the reason — the operator's own rule
+(``canary.core.rollout.applicability``), asked of the status as read. A pending command
+with the same verb is not written twice, and ``--id`` makes a CI retry idempotent: an id
+already acknowledged is reported, not re-sent. ``--wait`` waits for the acknowledgement:
+0 applied or in effect, 1 ignored, 2 timed out (the command stays persisted).
 """
 
 from __future__ import annotations
@@ -40,12 +39,11 @@ from canary.cli.cluster import (
     translated,
 )
 from canary.cli.status import DEFAULT_TIMEOUT, Outcome, Reporter, is_stale, parse_timeout, wait_for
-from canary.core.phases import COMMAND_ANNOTATION, COMMAND_ID_ANNOTATION, Phase, Verb
+from canary.core.phases import COMMAND_ANNOTATION, COMMAND_ID_ANNOTATION, Cond, Verb
+from canary.core.rollout.applicability import InEffect, NotApplicable, applicability
 
 MAX_ID = 253
-IGNORED = "ignored"  # result prefix of a command that does not apply (core.commands)
-_ACTIVE = frozenset({Phase.PROGRESSING, Phase.PAUSED})
-_RESTORED = frozenset({Phase.ROLLED_BACK, Phase.ABORTED})
+IGNORED = "ignored"  # result prefix: the command does not apply (core.rollout.command_effects)
 
 
 @dataclass(frozen=True)
@@ -61,47 +59,21 @@ WRITE = Check(write=True)
 
 
 def precheck(verb: str, obj: Obj) -> Check:
-    """Mirror of ``canary.core.rollout.command_effects``: in effect (0), not applicable (1),
-    or write."""
-    ph = render.phase(obj)
+    """The operator's own rule (``canary.core.rollout.applicability``) on the rollout as
+    read: in effect (0), not applicable (1), or write."""
     if is_stale(obj):  # a new spec not yet seen, or never reconciled: the operator decides
         return WRITE
-    s = render.status(obj)
-
-    def done(reason: str) -> Check:
-        return Check(write=False, code=EXIT_OK, reason=reason)
-
-    def refuse(reason: str) -> Check:
-        return Check(write=False, code=EXIT_FAILED, reason=reason)
-
-    if verb in (Verb.PROMOTE, Verb.PROMOTE_FULL):
-        if ph == Phase.SUCCEEDED:
-            return done("already succeeded")
-        return WRITE if ph in _ACTIVE else refuse(f"cannot promote in phase {ph}")
-    if verb == Verb.ABORT:
-        if ph in _RESTORED:
-            return done(f"already {ph}: stable 100 / canary 0")
-        if ph in (Phase.SUCCEEDED, Phase.FAILED):
-            return refuse(f"cannot abort in phase {ph}")
-        return WRITE
-    if verb == Verb.RETRY:
-        if ph in (*_RESTORED, Phase.FAILED):
-            return WRITE
-        return refuse(f"nothing to retry in phase {ph}")
-    if verb == Verb.PAUSE:
-        if ph == Phase.PAUSED:
-            return done(f"already paused ({s.get('pauseReason') or 'user'})")
-        if ph in (Phase.PENDING, Phase.PROGRESSING):
-            return WRITE
-        return refuse(f"cannot pause in phase {ph}")
-    if verb == Verb.RESUME:
-        if ph in (Phase.PENDING, Phase.PROGRESSING):
-            return done("not paused")
-        contested = (render.condition(obj, "Contested") or {}).get("status") == "True"
-        if ph == Phase.PAUSED or (contested and ph in (*_RESTORED, Phase.ROLLING_BACK)):
-            return WRITE  # contested RollingBack/RolledBack/Aborted: re-assert, keep the phase
-        return refuse(f"cannot resume in phase {ph}")
-    raise AssertionError(verb)
+    answer = applicability(
+        verb,
+        render.phase(obj) or None,
+        pause_reason=render.status(obj).get("pauseReason"),
+        contested=(render.condition(obj, Cond.CONTESTED) or {}).get("status") == "True",
+    )
+    if isinstance(answer, InEffect):
+        return Check(write=False, code=EXIT_OK, reason=answer.detail)
+    if isinstance(answer, NotApplicable):
+        return Check(write=False, code=EXIT_FAILED, reason=answer.reason)
+    return WRITE
 
 
 def new_id(verb: str, now: dt.datetime) -> str:

@@ -41,10 +41,9 @@ from canary.cli.cluster import (
     kube_options,
 )
 from canary.core.durations import DurationError, parse_duration
-from canary.core.phases import FAILED_PHASES, Cond, Phase
+from canary.core.phases import FAILED_PHASES, PAUSE_FAILURE, Cond, Phase
 
 DEFAULT_TIMEOUT = "30m"
-PAUSE_FAILURE = "failure"  # status.pauseReason after onFailure=pause (core.transitions)
 _STEP = re.compile(r"^step=([0-9]+)$")
 OUTPUTS = ("text", "json", "yaml")
 

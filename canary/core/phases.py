@@ -22,14 +22,22 @@ class Phase(StrEnum):
 
 TERMINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED})
 FAILED_PHASES = frozenset({Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED})
+# the desired weights are stable 100 / canary 0: being written (RollingBack) or held
+STABLE_ONLY_PHASES = frozenset({Phase.ROLLING_BACK, Phase.ROLLED_BACK, Phase.ABORTED})
+# ended on stable 100 / canary 0 (rollback done, or aborted): abort is in effect, retry
+# starts again at step 1
+ENDED_ON_STABLE_PHASES = frozenset({Phase.ROLLED_BACK, Phase.ABORTED})
 
 # Lifecycle and ownership (docs/state-machine.md "Lifecycle and ownership"):
 # mid-flight: onDelete applies (restore stable 100 / canary 0, or keep)
 MID_FLIGHT_PHASES = frozenset({Phase.PENDING, Phase.PROGRESSING, Phase.PAUSED, Phase.ROLLING_BACK})
 # the Rollout owns its addressed rules' weights (one owner per rule)
-OWNING_PHASES = MID_FLIGHT_PHASES | {Phase.ROLLED_BACK, Phase.ABORTED}
+OWNING_PHASES = MID_FLIGHT_PHASES | ENDED_ON_STABLE_PHASES
 # hands off: nothing is ever written to the route again; drift is reported, never reverted
 HANDS_OFF_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED})
+
+PAUSE_USER = "user"  # status.pauseReason: `canary pause`
+PAUSE_FAILURE = "failure"  # status.pauseReason: onFailure=pause after a failed check/deadline
 
 
 class Cond(StrEnum):

@@ -16,39 +16,39 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from canary.core.models import LastCommand
-from canary.core.phases import Phase, Reason, Verb
+from canary.core.phases import PAUSE_USER, STABLE_ONLY_PHASES, Phase, Reason, Verb
 from canary.core.rollout import checks, contest
+from canary.core.rollout.applicability import InEffect, NotApplicable, applicability
 from canary.core.rollout.conditions import Want
 from canary.core.rollout.observation import Command
-from canary.core.rollout.transitions import (
-    PAUSE_USER,
-    Run,
-    advance,
-    goto,
-    start_step,
-)
+from canary.core.rollout.transitions import Run, advance, goto, start_step
 
 APPLIED = "applied"
 IN_EFFECT = "in effect"
 IGNORED = "ignored"
 
 Outcome = tuple[str, str]  # (APPLIED | IN_EFFECT | IGNORED, detail)
-_ACTIVE = frozenset({Phase.PROGRESSING, Phase.PAUSED})
-_RESTORED = frozenset({Phase.ROLLED_BACK, Phase.ABORTED})
 
 
-def _phase(run: Run) -> str:
-    return run.s.phase or "not started"
+def act(run: Run, verb: str) -> Outcome:
+    """``verb``'s effect on the rollout, if it applies here (``applicability``)."""
+    answer = applicability(
+        verb, run.s.phase, pause_reason=run.s.pause_reason, contested=contest.contested(run)
+    )
+    if isinstance(answer, InEffect):
+        return IN_EFFECT, answer.detail
+    if isinstance(answer, NotApplicable):
+        return IGNORED, answer.reason
+    return COMMANDS[verb](run)
+
+
+# -- the effects: each runs only where ``applicability`` says the verb applies -------------
 
 
 def promote(run: Run) -> Outcome:
     """Open the current gate: skip the rest of the hold (a paused rollout resumes)."""
-    if run.s.phase == Phase.SUCCEEDED:
-        return IN_EFFECT, "the rollout already succeeded"
-    if run.s.phase not in _ACTIVE:
-        return IGNORED, f"cannot promote in phase {_phase(run)}"
     if run.index is None:  # paused before step 1: resume; step 1 (not 2) follows when ready
-        return resume(run)
+        return act(run, Verb.RESUME)
     before = run.label()
     advance(run)
     return APPLIED, f"step {before} promoted; now {run.s.phase} at step {run.label()}"
@@ -56,10 +56,6 @@ def promote(run: Run) -> Outcome:
 
 def promote_full(run: Run) -> Outcome:
     """Go to the last step now; succeed as soon as its split is verified (no analysis)."""
-    if run.s.phase == Phase.SUCCEEDED:
-        return IN_EFFECT, "the rollout already succeeded"
-    if run.s.phase not in _ACTIVE:
-        return IGNORED, f"cannot promote in phase {_phase(run)}"
     last = len(run.steps) - 1
     if run.index == last:
         goto(run, Phase.PROGRESSING, Reason.PROMOTED, f"step {run.label()}: promoted fully")
@@ -71,34 +67,24 @@ def promote_full(run: Run) -> Outcome:
 
 def abort(run: Run) -> Outcome:
     """Stable 100 / canary 0 now; phase Aborted."""
-    if run.s.phase in _RESTORED:
-        return IN_EFFECT, f"already {run.s.phase}: stable 100 / canary 0"
-    if run.s.phase in (Phase.SUCCEEDED, Phase.FAILED) or run.s.phase is None:
-        return IGNORED, f"cannot abort in phase {_phase(run)}"
     goto(run, Phase.ABORTED, Reason.ABORTED, "aborted by command: stable 100 / canary 0")
     return APPLIED, "aborted: writing stable 100 / canary 0"
 
 
 def retry(run: Run) -> Outcome:
     """After RolledBack/Aborted: step 1 again, failures reset; after a deadline Failed: Pending."""
-    if run.s.phase in _RESTORED:
-        run.update(failures=0, promoted_full=False)
-        run.healthy = Want("Unknown", Reason.RETRIED, "no check since the retry")
-        start_step(run, 0, Reason.RETRIED)
-        return APPLIED, "restarted at step 1"
     if run.s.phase == Phase.FAILED:
         run.update(failures=0, promoted_full=False, step_index=None, hold_since=run.ts)
         goto(run, Phase.PENDING, Reason.RETRIED, "retrying: waiting for the route")
         return APPLIED, "waiting for the route again"
-    return IGNORED, f"nothing to retry in phase {_phase(run)}"
+    run.update(failures=0, promoted_full=False)
+    run.healthy = Want("Unknown", Reason.RETRIED, "no check since the retry")
+    start_step(run, 0, Reason.RETRIED)
+    return APPLIED, "restarted at step 1"
 
 
 def pause(run: Run) -> Outcome:
     """Hold where we are (the weights stay); the hold clock restarts on resume."""
-    if run.s.phase == Phase.PAUSED:
-        return IN_EFFECT, f"already paused ({run.s.pause_reason or PAUSE_USER})"
-    if run.s.phase not in (Phase.PENDING, Phase.PROGRESSING):
-        return IGNORED, f"cannot pause in phase {_phase(run)}"
     goto(run, Phase.PAUSED, Reason.PAUSED, f"paused by command at step {run.label()}")
     run.update(pause_reason=PAUSE_USER)
     return APPLIED, f"paused at step {run.label()}"
@@ -109,12 +95,8 @@ def resume(run: Run) -> Outcome:
 
     A contested RollingBack, RolledBack or Aborted Rollout keeps its phase and re-asserts
     stable 100 / canary 0 (``canary.core.rollout.contest``)."""
-    if run.s.phase in _RESTORED | {Phase.ROLLING_BACK} and contest.contested(run):
+    if run.s.phase in STABLE_ONLY_PHASES:
         return APPLIED, f"contest cleared: re-asserting stable 100 / canary 0 in {run.s.phase}"
-    if run.s.phase in (Phase.PENDING, Phase.PROGRESSING):
-        return IN_EFFECT, "not paused"
-    if run.s.phase != Phase.PAUSED:
-        return IGNORED, f"cannot resume in phase {_phase(run)}"
     if run.index is None:
         run.update(hold_since=run.ts)
         goto(run, Phase.PENDING, Reason.RESUMED, "resumed: waiting for the route")
@@ -152,15 +134,12 @@ def is_new(run: Run, command: Command | None) -> bool:
 
 def handle(run: Run, command: Command, refuse: str | None = None) -> None:
     """Act on ``command`` (or refuse it with the reason ``refuse``) and acknowledge it."""
-    handler = COMMANDS.get(command.verb)
     if refuse is not None:
         kind, detail = IGNORED, refuse
-    elif handler is None:
-        kind, detail = IGNORED, f"unknown verb {command.verb!r}; use " + ", ".join(COMMANDS)
     else:
         events_before = len(run.events)
         was_contested = contest.contested(run)
-        kind, detail = handler(run)
+        kind, detail = act(run, command.verb)
         if was_contested and kind == APPLIED and command.verb != Verb.PAUSE:
             contest.clear(run)  # a person acted: re-assert once; older reverts don't count
         del run.events[events_before:]  # the acknowledgement below is the one Event

@@ -24,11 +24,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from canary.core.models import AppliedWeight, Contest
-from canary.core.phases import Phase, Reason
+from canary.core.phases import STABLE_ONLY_PHASES, Phase, Reason
 from canary.core.rollout import checks
 from canary.core.rollout.conditions import Want
 from canary.core.rollout.schedule import aware, parse_time
-from canary.core.rollout.transitions import RESTORED, Run, goto
+from canary.core.rollout.transitions import Run, goto
 from canary.core.routes.fieldmanagers import FIELD_MANAGER, Writer
 
 REVERTS = 3  # K: reverts by another manager within WINDOW that end the fight
@@ -44,7 +44,7 @@ def contested(run: Run) -> bool:
 
 def _asserting_since(run: Run) -> datetime | None:
     """Since when the Rollout asserts the weights it now wants (reverts before: not ours)."""
-    start = run.s.phase_started_at if run.s.phase in RESTORED else run.s.step_started_at
+    start = run.s.phase_started_at if run.s.phase in STABLE_ONLY_PHASES else run.s.step_started_at
     times = [t for t in (parse_time(start), parse_time(_resumed(run))) if t is not None]
     return max(times) if times else None
 
@@ -145,7 +145,7 @@ def _contest(run: Run) -> Want:
     assert run.s.contest is not None
     run.update(contest=run.s.contest.model_copy(update={"since": run.ts}))
     message = _message(run.s.contest)
-    if run.s.phase in RESTORED:
+    if run.s.phase in STABLE_ONLY_PHASES:
         run.warning(Reason.CONTESTED, f"{message} (stays {run.s.phase})")
     else:
         goto(run, Phase.PAUSED, Reason.CONTESTED, f"paused: {message}", warning=True)

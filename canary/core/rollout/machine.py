@@ -75,7 +75,6 @@ from canary.core.rollout.schedule import aware, next_analysis_at, parse_time, rf
 from canary.core.rollout.splits import SplitCheck, differs, drifted, weights_for
 from canary.core.rollout.statusdiff import diff
 from canary.core.rollout.transitions import (
-    RESTORED,
     Run,
     at_gate,
     describe_hold,
@@ -414,4 +413,4 @@ def _requeue(run: Run, split: SplitCheck, write: bool) -> float | None:
     return max(min(waits), MIN_REQUEUE) if waits else None
 
 
-__all__ = ["POLL_SECONDS", "RESTORED", "TRANSITIONS", "decide"]
+__all__ = ["POLL_SECONDS", "TRANSITIONS", "decide"]

@@ -14,7 +14,14 @@ from typing import Any
 
 from canary.core.durations import parse_duration
 from canary.core.models import AppliedWeight, LastCommand, RolloutSpec, RolloutStatus, Step
-from canary.core.phases import HANDS_OFF_PHASES, Phase, Reason, Verdict
+from canary.core.phases import (
+    HANDS_OFF_PHASES,
+    PAUSE_FAILURE,
+    STABLE_ONLY_PHASES,
+    Phase,
+    Reason,
+    Verdict,
+)
 from canary.core.results import AnalysisResult
 from canary.core.rollout import checks
 from canary.core.rollout.conditions import Want
@@ -22,12 +29,6 @@ from canary.core.rollout.observation import Observation
 from canary.core.rollout.reconcile_plan import Event
 from canary.core.rollout.schedule import aware, parse_time, rfc3339, seconds_since
 from canary.core.rollout.splits import SplitCheck, differs, verify, weights_for
-
-PAUSE_USER = "user"  # status.pauseReason: `canary pause`
-PAUSE_FAILURE = "failure"  # status.pauseReason: onFailure=pause after a failed check/deadline
-
-# Phases whose desired weights are the rollback weights (stable 100 / canary 0).
-RESTORED = frozenset({Phase.ROLLING_BACK, Phase.ROLLED_BACK, Phase.ABORTED})
 
 _HEALTH = {
     Verdict.PASS: Want("True", Reason.ANALYSIS_PASSED),
@@ -88,7 +89,7 @@ class Run:
     def canary_weight(self) -> int | None:
         """The canary raw weight this phase wants (None: the route is not ours to set)."""
         phase = self.s.phase
-        if phase in RESTORED:
+        if phase in STABLE_ONLY_PHASES:
             return 0
         if phase in (Phase.PROGRESSING, Phase.SUCCEEDED, Phase.PAUSED) and self.step:
             return self.step.weight

@@ -16,6 +16,13 @@ from canary.cli.cluster import Cluster
 from canary.cli.send_command import new_id, precheck
 from canary.cli.verbs import cli
 from canary.core.phases import COMMAND_ANNOTATION, COMMAND_ID_ANNOTATION
+from canary.core.rollout.command_effects import APPLIED, IGNORED, IN_EFFECT
+from canary.core.rollout.machine import decide
+from canary.core.rollout.observation import Command
+from tests.unit.core.test_machine import T0, obs
+from tests.unit.core.test_machine_commands import CASES as CORE_CASES
+from tests.unit.core.test_machine_commands import STATES
+from tests.unit.core.test_machine_support import make_rollout
 
 NS = "app-team-a"
 BASE: dict[str, Any] = {
@@ -151,6 +158,27 @@ def test_precheck_resume_when_contested(phase: str, contested: str, want: Any) -
     obj["status"]["conditions"] = [{"type": "Contested", "status": contested}]
     check = precheck("resume", obj)
     assert (WRITE if check.write else check.code) == want
+
+
+@pytest.mark.parametrize(("verb", "state"), CORE_CASES, ids=[f"{v}-{s}" for v, s in CORE_CASES])
+def test_precheck_answers_what_the_operator_answers(verb: str, state: str) -> None:
+    """Every verb in every phase of the operator's table: the CLI writes exactly when the
+    operator applies; otherwise both give the same exit code and the same text."""
+    given, canary = STATES[state]
+    plan = decide(make_rollout(), given, obs(canary, command=Command(verb, "c-1")), T0)
+    assert plan.command_ack is not None
+    kind, _, detail = plan.command_ack.result.partition(": ")
+    obj = copy.deepcopy(BASE)
+    obj["status"] = {
+        **given.model_dump(by_alias=True, exclude_none=True, mode="json"),
+        "observedGeneration": 1,
+    }
+    check = precheck(verb, obj)
+    if kind == APPLIED:
+        assert check.write
+    else:
+        assert not check.write
+        assert (check.code, check.reason) == ({IN_EFFECT: OK, IGNORED: NA}[kind], detail)
 
 
 def test_precheck_stale_status_writes() -> None:

@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 
 from canary.core.models import Condition, RolloutStatus
-from canary.core.phases import HANDS_OFF_PHASES, Cond, Reason, Verdict
+from canary.core.phases import HANDS_OFF_PHASES, PAUSE_FAILURE, Cond, Reason, Verdict
 from canary.core.rollout.hashing import spec_hash
 from canary.core.rollout.machine import POLL_SECONDS, decide
 from canary.core.rollout.observation import Observation
 from canary.core.rollout.schedule import rfc3339
-from canary.core.rollout.transitions import PAUSE_FAILURE
 from tests.unit.core.test_machine_support import (
     RULES,
     T0,

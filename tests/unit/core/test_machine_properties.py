@@ -13,14 +13,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from canary.core.models import RolloutSpec
-from canary.core.phases import HANDS_OFF_PHASES, Phase, Verdict
+from canary.core.phases import HANDS_OFF_PHASES, STABLE_ONLY_PHASES, Phase, Verdict
 from canary.core.rollout.machine import decide
 from canary.core.rollout.observation import Command
 from canary.core.rollout.reconcile_plan import Plan
 from tests.unit.core.test_machine_support import Sim, check, live, make_rollout, make_spec
 
 VERBS = ["promote", "promote-full", "abort", "retry", "pause", "resume", "bogus"]
-RESTORED = {Phase.ROLLING_BACK, Phase.ROLLED_BACK, Phase.ABORTED}
 
 
 @st.composite
@@ -108,7 +107,7 @@ def test_invariants_hold_on_any_walk(spec: RolloutSpec, walk: list[tuple[Any, ..
             assert new <= old + 1 or (new == last and after.promoted_full)
 
         # rollback and abort mean stable 100 / canary 0, and RolledBack only once live
-        if after.phase in RESTORED:
+        if after.phase in STABLE_ONLY_PHASES:
             assert all((w.stable, w.canary) == (100, 0) for w in plan.desired)
         if after.phase == Phase.ROLLED_BACK and before.phase != Phase.ROLLED_BACK:
             # confirmed live, or the deadline passed and the message says so
@@ -170,6 +169,6 @@ def test_rollback_ends_at_stable_100(walk: list[tuple[Any, ...]]) -> None:
     sim.ready, sim.verified = True, True
     sim.decide(command=Command("abort", "final-abort"))
     sim.settle()
-    if sim.phase in RESTORED:
+    if sim.phase in STABLE_ONLY_PHASES:
         assert sim.weights == live(0)
         assert sim.phase in (Phase.ROLLED_BACK, Phase.ABORTED)
