@@ -1,6 +1,6 @@
 """Which rules of a user-owned route a Rollout re-weights, and where its backends sit.
 
-DESIGN.md, "Rollout resource": a ``routes[]`` entry addresses rules explicitly (by rule
+A ``routes[]`` entry of the Rollout (README, "A Rollout") addresses rules explicitly (by rule
 ``name`` or 0-based index) or, when ``rules`` is omitted, *the one rule* that lists both
 the stable and the canary backend. Zero or several such rules make the Rollout Invalid:
 we never fall back to "every rule that contains backend X" (Argo gatewayapi#158), because
