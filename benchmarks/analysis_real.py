@@ -135,6 +135,7 @@ class RealRun:
     end: str = "unfinished"
     checks: int = 0  # distinct error-rate checks the operator recorded
     seconds: float | None = None  # Rollout created → RolledBack (rollbacks only)
+    analysis_seconds: float | None = None  # first window's start → RolledBack (rollbacks)
     failures: int = 0
     message: str = ""
     canary_requests: int = 0
@@ -174,7 +175,7 @@ def side_of_real(runs: Sequence[RealRun]) -> Side:
         deadline=sum(r.end == "rollback-deadline" for r in runs),
         within3=sum(r.checks <= 3 for r in hits),
         checks=[r.checks for r in hits],
-        seconds=[r.seconds for r in hits if r.seconds is not None],
+        seconds=[r.analysis_seconds for r in hits if r.analysis_seconds is not None],
     )
 
 
@@ -214,7 +215,7 @@ def comparison(rows: Sequence[tuple[str, Side, Side]]) -> str:
             out.append(
                 f"| {name} | median time to the rollback (s) | {_med(sim.seconds)} "
                 f"(checks × interval) | {slo:g}–{shi:g} | {_med(real.seconds)} "
-                f"(created → RolledBack) |"
+                f"(first window's start → RolledBack) |"
             )
     return "\n".join(out)
 
@@ -405,6 +406,9 @@ def run_real(
                     at = _ts(st.get("phaseStartedAt"))
                     if phase == "RolledBack" and at is not None:
                         r.seconds = round(at - created[ns], 1)
+                        first = min((_ts(t) or at for t in seen[ns]), default=None)
+                        if first is not None:  # the first check's window began 1 interval before
+                            r.analysis_seconds = round(at - (first - TIMING.interval), 1)
             if time.monotonic() - last_log >= 30:
                 last_log = time.monotonic()
                 ends = Counter(r.end for r in runs.values())
@@ -502,14 +506,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim = simulate(args.sim_runs, args.rps * SHARE)
     text = report(sim, real, info, args.rps)
     runs_table = [
-        "| Rollout | canary | outcome | checks | s to RolledBack | failures | "
+        "| Rollout | canary | outcome | checks | s to RolledBack (from created) | failures | "
         "canary requests (5xx) | message |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in real:
         runs_table.append(
             f"| {r.namespace} | {r.canary} | {r.end} | {r.checks} | "
-            f"{'–' if r.seconds is None else r.seconds} | {r.failures} | "
+            f"{'–' if r.seconds is None else f'{r.analysis_seconds} ({r.seconds})'} | "
+            f"{r.failures} | "
             f"{r.canary_requests} ({r.canary_errors}) | {r.message[:120]} |"
         )
     full = text + "\n\n" + "\n".join(runs_table) + "\n"

@@ -70,8 +70,8 @@ def test_median_range_contains_the_median_of_a_typical_sample() -> None:
 
 def test_real_side_counts_rollbacks_deadlines_and_times() -> None:
     runs = [
-        ar.RealRun("a", "+5pp errors", end="rollback-failure", checks=3, seconds=32.0),
-        ar.RealRun("b", "+5pp errors", end="rollback-deadline", checks=12, seconds=125.5),
+        ar.RealRun("a", "+5pp errors", end="rollback-failure", checks=3, analysis_seconds=32.0),
+        ar.RealRun("b", "+5pp errors", end="rollback-deadline", checks=12, analysis_seconds=125.5),
         ar.RealRun("c", "+5pp errors", end="succeeded", checks=22),
         ar.RealRun("d", "+5pp errors", end="unfinished", checks=9),
     ]
@@ -95,7 +95,10 @@ def test_comparison_table_puts_simulation_range_and_real_side_by_side() -> None:
     assert "| +5pp errors | rolled back | 980/1000 = 98.0 %" in lines[3]
     assert "**19/20**" in lines[3]
     assert "| median checks to the rollback | 18 | 18–18 | 17 |" in lines[5]
-    assert "| 180 (checks × interval) | 180–180 | 175 (created → RolledBack) |" in lines[6]
+    assert (
+        "| 180 (checks × interval) | 180–180 | 175 (first window's start → RolledBack) |"
+        in lines[6]
+    )
 
 
 def test_rollout_metrics_are_the_simulated_policy() -> None:
