@@ -116,3 +116,10 @@ node-down: ## stop what node-up started, by PID
 .PHONY: bench-analysis
 bench-analysis: venv ## analysis quality: seeded simulation, 1,000 rollouts per cell (~10 min CPU)
 	$(PY) benchmarks/analysis_quality.py
+
+.PHONY: bench-scale
+N ?= 100 300 1000
+BACKGROUND ?= 1000
+bench-scale: venv ## the operator at N Rollouts over BACKGROUND unrelated routes (stack with audit log; table + benchmarks/results/*.json)
+	CANARY_AUDIT=1 $(MAKE) cluster-up
+	$(PY) benchmarks/scale.py $(foreach n,$(N),--n $(n)) --background $(BACKGROUND) $(SCALE_ARGS)
