@@ -382,13 +382,14 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def gated(api: client.ApiClient, namespaces: list[str]) -> int:
+def gated(api: client.ApiClient, namespaces: list[str]) -> set[tuple[str, str]]:
+    """(namespace, name) of the Rollouts at their gate."""
     custom = client.CustomObjectsApi(api)
-    total = 0
+    out: set[tuple[str, str]] = set()
     for ns in namespaces:
         res: Any = custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)
-        total += sum(1 for r in res["items"] if at_gate(r))
-    return total
+        out |= {(ns, r["metadata"]["name"]) for r in res["items"] if at_gate(r)}
+    return out
 
 
 def served(traefik: HttpTraefikApi, search: str) -> dict[tuple[str, str], dict[int, int]]:
@@ -487,7 +488,7 @@ def _measure(
     # (a) all N at their gate
     count = 0
     while time.monotonic() - start < args.phase_timeout:
-        count = gated(api, namespaces)
+        count = len(gated(api, namespaces))
         if count == n:
             break
         if op.poll() is not None:
@@ -513,6 +514,8 @@ def _measure(
         f"{result['idle_rps_total']:.1f} req/s")  # fmt: skip
 
     # (c) promote all N at once
+    at_gate_now = gated(api, namespaces)
+    result["promoted_at_gate"] = len(at_gate_now)
     off = audit.mark()
     commanded: dict[tuple[str, str], float] = {}
 
@@ -545,7 +548,13 @@ def _measure(
     for e in entries:
         if e[0] == user and e[1] in ("patch", "update") and e[2] == "httproutes":
             route_at.setdefault((e[3], e[4]), e[5])
-    share = [(route_at[k] - cmd_at[k]).total_seconds() for k in cmd_at if k in route_at]
+    # Only Rollouts at their gate when commanded: for the others the first route write
+    # after the command may be step 1's (the audit log at Metadata level has no bodies).
+    share = [
+        (route_at[k] - cmd_at[k]).total_seconds()
+        for k in cmd_at
+        if k in route_at and k in at_gate_now
+    ]
     to_traefik = [done[k] - commanded[k] for k in done]
     result["promote_served"] = len(done)
     result["cmd_to_traefik_p50"] = pct(to_traefik, 0.5)
@@ -616,6 +625,8 @@ def table(results: list[dict[str, Any]]) -> str:
         if r.get("promote_served") is not None and r["promote_served"] < n:
             promote += f" ({r['promote_served']}/{n} served)"
         own = _pair(r, "cmd_to_route_p50", "cmd_to_route_p99") + " s"
+        if r.get("promoted_at_gate") is not None and r["promoted_at_gate"] < n:
+            own += f" (of {r['promoted_at_gate']} at the gate)"
         writes_ = _pair(r, "route_writes_per_rollout", "status_writes_per_rollout")
         events = _f(r.get("event_writes_per_rollout"), "{:.2f}")
         sig = "> 30 s" if r.get("sigterm_exit_s") is None else f"{r['sigterm_exit_s']:.1f} s"
