@@ -121,3 +121,10 @@ bench-analysis-sim: venv ## analysis quality: seeded simulation, 1,000 rollouts 
 
 bench-analysis-real: venv cluster-up ## 20 healthy + 20 faulty Rollouts on the real stack vs the simulation, same settings (~7 min)
 	$(PY) benchmarks/analysis_real.py
+
+.PHONY: bench-scale
+N ?= 100 300 1000
+BACKGROUND ?= 1000
+bench-scale: venv ## the operator at N Rollouts over BACKGROUND unrelated routes (stack with audit log; table + benchmarks/results/*.json)
+	CANARY_AUDIT=1 $(MAKE) cluster-up
+	$(PY) benchmarks/scale.py $(foreach n,$(N),--n $(n)) --background $(BACKGROUND) $(SCALE_ARGS)
