@@ -113,6 +113,18 @@ node-up: node-tools ## one real node (containerd + kubelet + scheduler + control
 node-down: ## stop what node-up started, by PID
 	bash hack/node-down.sh
 
-.PHONY: bench-analysis
-bench-analysis: venv ## analysis quality: seeded simulation, 1,000 rollouts per cell (~10 min CPU)
+.PHONY: bench-analysis bench-analysis-sim bench-analysis-real
+bench-analysis: bench-analysis-sim bench-analysis-real ## analysis quality: the simulation, then 40 Rollouts on the real stack beside it
+
+bench-analysis-sim: venv ## analysis quality: seeded simulation, 1,000 rollouts per cell (~10 min CPU)
 	$(PY) benchmarks/analysis_quality.py
+
+bench-analysis-real: venv cluster-up ## 20 healthy + 20 faulty Rollouts on the real stack vs the simulation, same settings (~7 min)
+	$(PY) benchmarks/analysis_real.py
+
+.PHONY: bench-scale
+N ?= 100 300 1000
+BACKGROUND ?= 1000
+bench-scale: venv ## the operator at N Rollouts over BACKGROUND unrelated routes (stack with audit log; table + benchmarks/results/*.json)
+	CANARY_AUDIT=1 $(MAKE) cluster-up
+	$(PY) benchmarks/scale.py $(foreach n,$(N),--n $(n)) --background $(BACKGROUND) $(SCALE_ARGS)

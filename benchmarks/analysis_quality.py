@@ -65,6 +65,19 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 LAT_MEDIAN, LAT_SIGMA = 0.020, math.log(0.100 / 0.020) / 2.3263478740408408  # p99 = 100 ms
 
 TRAFFIC = (0.2, 1.0, 5.0, 50.0)  # canary rps at 5 %
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Scrape, check interval, step pause and progressDeadline, in seconds."""
+
+    scrape: float = SCRAPE
+    interval: float = INTERVAL
+    pause: float = PAUSE
+    deadline: float = DEADLINE
+
+
+RECOMMENDED = Timing()
 BASELINES = (0.0, 0.001, 0.01)
 
 
@@ -137,10 +150,10 @@ DEFAULT_POLICIES = tuple(POLICIES)
 POLICIES.update(EXTRA_POLICIES)
 
 
-def analysis_policy() -> Analysis:
+def analysis_policy(timing: Timing = RECOMMENDED) -> Analysis:
     return Analysis.model_validate(
         {
-            "interval": "1m",
+            "interval": f"{timing.interval:g}s",
             "minRequests": MIN_REQUESTS,
             "failureLimit": FAILURE_LIMIT,
             "noData": "hold",
@@ -397,14 +410,16 @@ def run_rollout(
     form: str,
     accumulate: bool = True,
     max_checks: int = 200,
+    timing: Timing = RECOMMENDED,
 ) -> Outcome:
+    scrape, interval = timing.scrape, timing.interval
     total_rps = canary_rps / 0.05
-    phase = rng.uniform(0.001, SCRAPE)
+    phase = rng.uniform(0.001, scrape)
     canary, stable = Backend(), Backend()
     stable_probs, canary_probs = bucket_probs(0.0), bucket_probs(fault.delay)
     canary_err = fault.error_rate(base)
     # stable has served for a while: its series exist (code 500 only if it ever errs)
-    t_hist = phase - 2 * SCRAPE
+    t_hist = phase - 2 * scrape
     stable.ok.scrape(t_hist, 10**6)
     for b, p in zip(stable.buckets, stable_probs, strict=True):
         b.born = True
@@ -413,7 +428,7 @@ def run_rollout(
         stable.err.scrape(t_hist, round(10**6 * base))
     fast_canary = WindowCounts()
     fast_stable = WindowCounts(requests_seen=True, latency_seen=True)  # serving for a while
-    sm = StepMachine()
+    sm = StepMachine(pause=timing.pause, deadline=timing.deadline)
     baseline: dict[str, float] = {}
     next_scrape = phase
     now = 0.0
@@ -421,21 +436,21 @@ def run_rollout(
     samples: list[int] = []
     since: float | None = None  # schedule.sparse_since: evidence kept over quiet checks
     for n in range(1, max_checks + 1):
-        end = now + INTERVAL
-        start = end - INTERVAL if since is None or not accumulate else since
+        end = now + interval
+        start = end - interval if since is None or not accumulate else since
         weight = STEPS[sm.step] / 100
         if form == "delta":
-            c_mean, s_mean = total_rps * weight * INTERVAL, total_rps * (1 - weight) * INTERVAL
+            c_mean, s_mean = total_rps * weight * interval, total_rps * (1 - weight) * interval
             fast_canary.draw(rng, c_mean, canary_err, canary_probs)
             fast_stable.draw(rng, s_mean, base, stable_probs)
-            k = round((end - start) / INTERVAL)
+            k = round((end - start) / interval)
             (c_err, c_lat), (s_err, s_lat) = fast_canary.query(k), fast_stable.query(k)
         else:
             while next_scrape <= end:
-                c_mean, s_mean = total_rps * weight * SCRAPE, total_rps * (1 - weight) * SCRAPE
+                c_mean, s_mean = total_rps * weight * scrape, total_rps * (1 - weight) * scrape
                 canary.scrape(rng, next_scrape, c_mean, canary_err, canary_probs)
                 stable.scrape(rng, next_scrape, s_mean, base, stable_probs)
-                next_scrape += SCRAPE
+                next_scrape += scrape
             c_err, c_lat = canary.query(start, end, form)
             s_err, s_lat = stable.query(start, end, form)
         results: list[MetricResult] = []
@@ -542,8 +557,9 @@ def simulate(
     baselines: Sequence[float] = BASELINES,
     faults: Sequence[Fault] = FAULTS,
     accumulate: bool = True,
+    timing: Timing = RECOMMENDED,
 ) -> list[Cell]:
-    policy = analysis_policy()
+    policy = analysis_policy(timing)
     cells: list[Cell] = []
     for name in policies:
         for rps in traffic:
@@ -563,6 +579,7 @@ def simulate(
                                 fault=fault,
                                 form=form,
                                 accumulate=accumulate,
+                                timing=timing,
                             )
                         )
                     cells.append(Cell(name, rps, base, fault, outcomes))
@@ -632,6 +649,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="judge every window alone (before issue 14: quiet windows were thrown away)",
     )
     ap.add_argument("--quick", action="store_true", help="smoke run: 20 runs, 2 traffic levels")
+    ap.add_argument("--traffic", help="comma-separated canary rps at 5 %% (default 0.2,1,5,50)")
+    ap.add_argument("--baselines", help="comma-separated stable error rates (default 0,0.001,0.01)")
+    ap.add_argument("--scrape", type=float, default=SCRAPE, help="seconds (default 15)")
+    ap.add_argument("--interval", type=float, default=INTERVAL, help="seconds (default 60)")
+    ap.add_argument("--pause", type=float, default=PAUSE, help="seconds per step (default 300)")
+    ap.add_argument("--deadline", type=float, default=DEADLINE, help="seconds (default 600)")
     args = ap.parse_args(argv)
     policies = [p for p in args.policies.split(",") if p]
     for p in policies:
@@ -646,6 +669,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs, traffic = args.runs, TRAFFIC
     if args.quick:
         runs, traffic = 20, (1.0, 5.0)
+    if args.traffic:
+        traffic = tuple(float(x) for x in args.traffic.split(",") if x)
+    baselines = BASELINES
+    if args.baselines:
+        baselines = tuple(float(x) for x in args.baselines.split(",") if x)
+    timing = Timing(args.scrape, args.interval, args.pause, args.deadline)
     started = time.process_time()
     cells = simulate(
         runs=runs,
@@ -653,13 +682,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         form=args.query,
         policies=policies,
         traffic=traffic,
+        baselines=baselines,
         faults=faults,
         accumulate=not args.no_accumulate,
+        timing=timing,
     )
     print(
         f"# analysis quality: {runs} runs/cell, seed {args.seed}, query {args.query}, "
-        f"scrape {SCRAPE:g}s, interval {INTERVAL:g}s, steps {STEPS}, pause {PAUSE:g}s, "
-        f"deadline {DEADLINE:g}s, minRequests {MIN_REQUESTS}, failureLimit {FAILURE_LIMIT}, "
+        f"scrape {timing.scrape:g}s, interval {timing.interval:g}s, steps {STEPS}, "
+        f"pause {timing.pause:g}s, deadline {timing.deadline:g}s, "
+        f"minRequests {MIN_REQUESTS}, failureLimit {FAILURE_LIMIT}, "
         f"quiet windows {'judged alone' if args.no_accumulate else 'accumulated'}; "
         f"python {platform.python_version()}, {time.process_time() - started:.0f}s CPU\n"
     )

@@ -701,7 +701,8 @@ def test_cross_namespace_canary_without_reference_grant_holds_naming_the_grant(
     app = _build_split(kube, cluster_env, namespace, canary_namespace=other)
     try:
         traffic = traffic_for(app)
-        operator()
+        # a backend in another namespace is read only when the operator reads that namespace
+        operator(extra_args=("--read-namespace", other, "--read-namespace", "infra"))
         spec = {"canary": {"name": app.canary, "port": 8080, "namespace": other}}
         kubectl(
             "apply",
