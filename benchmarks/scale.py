@@ -61,11 +61,8 @@ if str(REPO) not in sys.path:
 
 from kubernetes import client, config  # noqa: E402
 
-from canary.adapters.traefik import (  # noqa: E402
-    HttpTraefikApi,
-    TraefikApiError,
-    parse_served_rule,
-)
+from canary.adapters.errors import TraefikApiError  # noqa: E402
+from canary.adapters.traefik import HttpTraefikApi, parse_served_rule  # noqa: E402
 from canary.core.phases import COMMAND_ANNOTATION, COMMAND_ID_ANNOTATION  # noqa: E402
 
 GROUP, VERSION, PLURAL = "canary.dev", "v1alpha1", "rollouts"
