@@ -94,7 +94,7 @@ def test_bad_objects_elsewhere_do_not_stop_a_rollout(
 ) -> None:  # fmt: skip
     app = deploy(weights=(90, 10))
     # the operator reads the bad objects' namespace too (else it would never see them)
-    op = operator(extra_args=("--read-namespace", bad_objects))
+    op = operator(extra_args=("--read-namespace", bad_objects, "--read-namespace", "infra"))
     steps = [{"weight": 20, "pause": "4s"}, {"weight": 100, "pause": "2s"}]
     metrics = [{"name": "error-rate", "template": "error-rate", "flavor": "traefik", "max": 0.05}]
     kubectl(

@@ -61,7 +61,9 @@ def _revert(run: Run, desired: tuple[AppliedWeight, ...]) -> Writer | None:
     """The newest revert not counted yet: another manager wrote the rules of a route whose
     weights differ from ``desired``, after we started asserting them."""
     start = _asserting_since(run)
-    if start is None:
+    if start is None or start == parse_time(run.ts):
+        # nothing to revert yet: this very pass starts asserting these weights (a write by
+        # another manager seen now happened before it, whatever second managedFields says)
         return None
     live = {(w.route, w.rule): w for w in run.obs.live_weights}
     off = {d.route for d in desired if live.get((d.route, d.rule)) != d}

@@ -125,6 +125,18 @@ def test_a_revert_in_the_same_second_as_the_step_start_counts() -> None:
     assert len(sim.writes) - writes_before + 1 <= K
 
 
+def test_a_write_seen_in_the_pass_that_starts_the_step_is_no_revert() -> None:
+    """GitOps applies a rule change that keeps our weights, and a promote starts the next
+    step within the same second: the pass that starts asserting the new weights has
+    nothing of ours to revert yet (seen with Flux and the watch-driven operator)."""
+    sim = at_step_1()
+    sim.tick(0.3)
+    flux = by("kustomize-controller", sim)  # same second as the promote below
+    plan = sim.decide(writers=flux, command=Command("promote", "p1"))
+    assert plan.write_routes
+    assert sim.status.contest is None and sim.status.condition(Cond.CONTESTED) is None
+
+
 # One row per owning phase: what a contest does to it (docs/state-machine.md).
 @pytest.mark.parametrize(
     ("setup", "phase_after"),
