@@ -49,6 +49,7 @@ from canary.operator.leadership import (
     Leadership,
     NotLeader,
 )
+from canary.operator.observe import ViewBehind
 from canary.operator.reconcile import Reconciler, StaleCopy, cache_scope
 from canary.operator.resync import Key, Resync
 from canary.operator.wakes import WakeIndex
@@ -169,18 +170,24 @@ class Controller:
             selfmetrics.STALE_COPIES.inc()
             log.debug("%s", exc)
             return STALE_RETRY  # the watch delivers our write in a moment (it also prompts)
+        except ViewBehind as exc:
+            log.debug("%s/%s: %s", ns, name, exc)
+            return STALE_RETRY  # a newer shared view is built in a moment
         except (AdapterError, ValueError) as exc:  # Traefik's errors are AdapterErrors
             log.warning("%s/%s: reconcile failed, retrying: %s", ns, name, exc)
             return RETRY_DELAY
 
     def _ensure_finalizer(self, body: dict[str, Any]) -> None:
+        """Add our finalizer from the watch's copy (no GET: measured at 1,000 Rollouts, a
+        GET per new Rollout halved what the client-side QPS left for the passes); the
+        write carries the copy's resourceVersion, so a stale copy gets 409 and the next
+        pass tries again."""
         if FINALIZER in (body.get("metadata", {}).get("finalizers") or []):
             return
         ns, name = _key(body)
-        fresh = self.reconciler.rollouts.get(namespace=ns, name=name)
-        meta = fresh["metadata"]
+        meta = body.get("metadata") or {}
         finalizers = list(meta.get("finalizers") or [])
-        if FINALIZER in finalizers or meta.get("deletionTimestamp"):
+        if meta.get("deletionTimestamp"):
             return
         self.reconciler.rollouts.set_finalizers(
             namespace=ns,

@@ -45,7 +45,7 @@ from canary.core.routes.patching import needs_write, weight_patch
 from canary.core.routes.rules import resolve_rules
 from canary.operator import selfmetrics
 from canary.operator.config import OperatorConfig
-from canary.operator.observe import Observer
+from canary.operator.observe import Observer, ViewBehind
 from canary.operator.wakes import WakeIndex
 
 log = logging.getLogger("canary.operator")
@@ -229,7 +229,7 @@ class Reconciler:
                     stamp = meta.get("deletionTimestamp") or now.isoformat()
                     fresh = {**fresh, "metadata": {**fresh["metadata"], "deletionTimestamp": stamp}}
                 return self._reconcile(fresh, now=now)
-            except StaleCopy:
+            except (StaleCopy, ViewBehind):
                 raise
             except Exception:
                 selfmetrics.RECONCILE_ERRORS.labels(ns, name).inc()

@@ -39,6 +39,7 @@ class Resync:
         self._run = run
         self.interval = interval
         self._active = active
+        self.workers = workers
         self._executor = executor or ThreadPoolExecutor(workers, thread_name_prefix="canary-pass")
         self._clock = clock
         self._bodies: dict[Key, dict[str, Any]] = {}
@@ -113,9 +114,14 @@ class Resync:
             return []
         with self._cond:
             now = self._clock()
+            # the longest-waiting first, and only as many as there are free workers: a
+            # pass asked for soon (a step's verification) never queues behind a backlog of
+            # passes submitted long before it (measured at 1,000 new Rollouts)
             ready = [
-                k for k, due in sorted(self._due.items()) if due <= now and k not in self._running
-            ]
+                k
+                for k, due in sorted(self._due.items(), key=lambda kv: (kv[1], kv[0]))
+                if due <= now and k not in self._running
+            ][: max(0, self.workers - len(self._running))]
             for key in ready:
                 self._running.add(key)
                 del self._due[key]

@@ -420,3 +420,25 @@ def test_resync_lists_a_namespaces_rollouts_for_one_owner_per_rule() -> None:
     r.forget(("a", "x"))
     assert [b["metadata"]["name"] for b in r.bodies_in("a")] == ["y"]
     assert r.bodies_in("c") == []
+
+
+def test_resync_starts_only_as_many_passes_as_workers_the_longest_waiting_first() -> None:
+    clock = Tick()
+    held: list[Any] = []
+
+    class Hold(Executor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+            held.append((fn, args))
+            return Future()
+
+    r = Resync(lambda _b: 1.0, interval=300.0, active=lambda: True, workers=2,
+               executor=Hold(), clock=clock)  # fmt: skip
+    r.upsert(("ns", "c"), {})
+    clock.now += 1
+    r.upsert(("ns", "a"), {})
+    r.upsert(("ns", "b"), {})
+    assert r.dispatch() == [("ns", "c"), ("ns", "a")]  # c waited longest; 2 workers
+    assert r.dispatch() == []  # no free worker: b waits, it is not queued behind them
+    fn, args = held.pop(0)
+    fn(*args)  # c's pass ends: due again in 1 s
+    assert r.dispatch() == [("ns", "b")]

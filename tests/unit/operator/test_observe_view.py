@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from canary.adapters.fakes import FakeClusterReader
+from canary.operator.observe import ViewBehind
 from tests.unit.operator.test_reconcile import NS, T0, World, _gateway_docs
 
 
@@ -29,7 +32,7 @@ def _world() -> tuple[World, Versioned]:
     w.traefik.set(namespace=NS, route="api-route", rule=0, weights=[{0: 95, 1: 5, 2: 5}])
     reader = Versioned([*_gateway_docs(), w.route()])
     w.observer.cluster = reader
-    w.observer.sleep = lambda _s: None
+    w.observer.rebuild_after = 0.0  # no pacing in the test: a new version rebuilds
     return w, reader
 
 
@@ -49,22 +52,33 @@ def test_passes_share_one_view_until_the_cache_changes() -> None:
     assert reader.snapshots == 2
 
 
-def test_a_table_older_than_the_route_a_pass_read_does_not_verify() -> None:
+def test_a_table_older_than_the_route_a_pass_read_retries_the_pass_without_a_verdict() -> None:
     w, reader = _world()
     w.run(T0 + timedelta(seconds=1))
     assert _verified(w)["status"] == "True"
     # the route changes (someone's label edit: a new resourceVersion) but the table the
-    # pass would use was built before it: "not verified yet", never a verdict on old data
+    # pass would use was built before it: no verdict on old data and nothing written;
+    # the pass is retried when a newer view exists
     w.routes.edit(kind="HTTPRoute", namespace=NS, name="api-route",
                   fn=lambda r: r["metadata"].setdefault("labels", {}).update(x="y"))  # fmt: skip
-    w.run(T0 + timedelta(seconds=2))
-    cond = _verified(w)
-    assert cond["status"] == "False"
-    assert "has not seen resourceVersion" in cond["message"], cond
+    rv = w.rollouts.get(namespace=NS, name="r")["metadata"]["resourceVersion"]
+    with pytest.raises(ViewBehind, match="has not seen resourceVersion"):
+        w.run(T0 + timedelta(seconds=2))
+    assert w.rollouts.get(namespace=NS, name="r")["metadata"]["resourceVersion"] == rv
     reader.objects = [*_gateway_docs(), w.route()]  # the cache catches up
     reader.version += 1
     w.run(T0 + timedelta(seconds=3))
     assert _verified(w)["status"] == "True"
+
+
+def test_no_pass_waits_for_a_rebuild_a_moment_after_the_last_one() -> None:
+    w, reader = _world()
+    w.run(T0 + timedelta(seconds=1))
+    assert reader.snapshots == 1
+    w.observer.rebuild_after = 3600.0  # the last build was "a moment ago"
+    reader.version += 1  # an unrelated change: the current view still serves this pass
+    w.run(T0 + timedelta(seconds=2))
+    assert reader.snapshots == 1 and _verified(w)["status"] == "True"
 
 
 def test_a_gateway_outside_the_read_namespaces_is_named_with_the_fix() -> None:
