@@ -121,7 +121,11 @@ def test_first_failing_sample_is_caught_by_the_first_window_that_contains_it(
     assert first is not None, "no canary 5xx series in Prometheus"
     assert first >= fault_wall - 1.0, (first, fault_wall)  # born by the fault
     window_start = _ts(fail["time"]) - 3.0  # interval 3s
-    assert window_start < first <= _ts(fail["time"]), (first, fail)
+    # The recorded check time can precede the query's evaluation by the pass's own
+    # scheduling delay (seen once: the first 5xx sample stamped 17 ms after the recorded
+    # time, yet counted by that check); what matters is that the failing window is the
+    # first one to contain the sample: it starts before it, and no earlier check saw it.
+    assert window_start < first <= _ts(fail["time"]) + 1.0, (first, fail)
     earlier = [m for m in checks if _ts(m["time"]) < _ts(fail["time"])]
     assert all(_ts(m["time"]) < first for m in earlier), (first, earlier)
     assert "offset 3s) >= 0 or " in fail["query"], fail["query"]
