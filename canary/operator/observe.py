@@ -160,7 +160,6 @@ class Observer:
     _view: View | None = field(default=None, repr=False)
     _view_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _built_at: float = field(default=0.0, repr=False)
-    sleep: Callable[[float], None] = time.sleep
 
     def observe(self, rollout: Rollout, status: RolloutStatus, *, now: datetime) -> Observation:
         ns = rollout.metadata.namespace
