@@ -35,7 +35,7 @@ unit: venv ## unit tests with coverage of canary/core (>= 95 % lines and branche
 
 # The e2e session reuses a running stack or starts one (printing "cluster up in N s")
 # and stops it at the end if it started it.
-e2e: venv tools flux-tools node-tools ## e2e tests on the real local control plane (started when absent) and the node
+e2e: venv tools ## e2e tests on the real local control plane (started when absent) and the node
 	@s=$$SECONDS; CANARY_AUDIT=$${CANARY_AUDIT:-1} $(PY) -m pytest tests/e2e -q -m e2e -s -p no:cacheprovider; \
 	  rc=$$?; echo "== e2e: $$((SECONDS - s)) s"; exit $$rc
 
@@ -60,11 +60,11 @@ crds: venv ## regenerate crds/rollout.yaml (and the chart's copy) from the model
 	$(PY) -m canary.crdgen > crds/rollout.yaml
 	mkdir -p chart/crds && cp crds/rollout.yaml chart/crds/rollout.yaml
 
-tools: venv ## everything the tests need: demo-tools + helm (v4, v3) + actionlint; a per-phase table
+tools: venv ## everything the tests need: demo-tools + helm (v4, v3) + actionlint + Flux + the node's parts; a per-phase table
 	bash hack/tools.sh
 
-flux-tools: ## build Flux kustomize-controller v1.9.6 + its CRDs into $(CANARY_CACHE)/flux (cached)
-	nice -n 10 bash hack/build-flux.sh
+flux-tools: ## only Flux kustomize-controller v1.9.6 + its CRDs into $(CANARY_CACHE)/flux (cached; part of make tools)
+	bash hack/tools.sh flux
 
 demo-tools: ## what the stack and the demo need: apt (Prometheus), Traefik+kubectl venv, etcd, kube-apiserver, CRDs
 	bash hack/tools.sh --demo
@@ -104,8 +104,8 @@ registry: image ## a loopback registry (127.0.0.1:$$REGISTRY_PORT) with the imag
 registry-down: ## stop the loopback registry, by PID
 	bash hack/registry.sh down
 
-node-tools: ## build/install the node's parts: kubelet, scheduler, controller-manager, containerd 2.x, runc
-	bash hack/node-tools.sh
+node-tools: ## only the node's parts: buildah, runc, kubelet, scheduler, controller-manager, containerd 2.x (part of make tools)
+	bash hack/tools.sh node
 
 node-up: node-tools ## one real node (containerd + kubelet + scheduler + controller-manager) beside the stack
 	bash hack/node-up.sh

@@ -18,6 +18,7 @@ built() {
   [ -x "$out" ] && [ -s "$dir/crds/kustomizations.yaml" ] || return 1
   for k in $SOURCES; do [ -s "$dir/crds/$k.yaml" ] || return 1; done
 }
+if [ "${1:-}" = --check ]; then built; exit; fi   # exit 0 when built (tools.sh asks)
 if built; then echo "$dir"; exit 0; fi
 mkdir -p "$CANARY_CACHE/flux"
 exec 9>"$CANARY_CACHE/flux/.build.lock"; flock 9   # one builder at a time; the others wait

