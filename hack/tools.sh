@@ -24,10 +24,10 @@ fi
 : "${CANARY_TOOLS_TICK:=60}"   # seconds between "still building" lines
 
 # Cold wall seconds per phase on the 2-core machine of docs/local-control-plane.md:
-# IDLE on an otherwise idle machine (2026-11-26), BUSY while ~6 other jobs shared the
-# cores (2026-11-30). The first estimate is the range; once a phase has been built, the
+# IDLE on a fresh, otherwise idle machine with empty Go caches (2026-11-30: module
+# downloads included), BUSY while ~6 other jobs shared the cores (2026-11-30). The first estimate is the range; once a phase has been built, the
 # rest is scaled by the pace seen so far.
-declare -A IDLE=([disk]=0 [apt]=13 [venv]=5 [etcd]=57 [kube-apiserver]=221 [crds]=1 [helm]=175 [actionlint]=5 [flux]=300 [node]=700)
+declare -A IDLE=([disk]=0 [apt]=12 [venv]=10 [etcd]=100 [kube-apiserver]=297 [crds]=2 [helm]=175 [actionlint]=5 [flux]=300 [node]=700)
 declare -A BUSY=([disk]=0 [apt]=19 [venv]=11 [etcd]=279 [kube-apiserver]=728 [crds]=3 [helm]=360 [actionlint]=10 [flux]=2782 [node]=1500)
 declare -A WHAT=(
   [disk]="checking free disk space"
