@@ -39,6 +39,7 @@ e2e: venv tools ## e2e tests on the real local control plane (started when absen
 	@s=$$SECONDS; CANARY_AUDIT=$${CANARY_AUDIT:-1} $(PY) -m pytest tests/e2e -q -m e2e -s -p no:cacheprovider --durations=0 --durations-min=5; \
 	  rc=$$?; echo "== e2e: $$((SECONDS - s)) s"; exit $$rc
 
+test: export CANARY_REQUIRE_TOOLS = 1
 test: tools lint unit e2e ## every test: lint, unit, e2e (builds the tools first: the chart's tests need helm)
 
 # The declared minimum versions are real: a separate venv with every `>=` floor of
