@@ -23,7 +23,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     report = outcome.get_result()
     if os.environ.get("CANARY_REQUIRE_TOOLS") != "1" or not report.skipped:
         return
-    reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    reason = (
+        str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    )
     if any(phrase in reason for phrase in MISSING_TOOL):
         report.outcome = "failed"
         report.longrepr = f"a tool is missing under make test (CANARY_REQUIRE_TOOLS=1): {reason}"
