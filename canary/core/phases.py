@@ -51,6 +51,8 @@ class Cond(StrEnum):
     DATA_PLANE_DIVERGENCE = "DataPlaneDivergence"  # the gateway routes an addressed rule's
     # requests differently from the Gateway API spec (its profile predicts the share)
     CONTESTED = "Contested"  # another field manager reverted the weights K times: not re-asserted
+    ROLLBACK_CONFIRMED = "RollbackConfirmed"  # RollingBack/RolledBack: stable 100 / canary 0
+    # live, route ready and served (False names the cause; reason RollbackUnconfirmed)
 
 
 class Verdict(StrEnum):
@@ -94,6 +96,7 @@ class Reason(StrEnum):
     DELETING = "Deleting"  # the Rollout is being deleted and leaves the route as it is
     RULE_OWNED = "RuleOwned"  # an addressed rule is owned by another Rollout (one owner)
     ROLLBACK_UNCONFIRMED = "RollbackUnconfirmed"  # stable 100 written; not confirmed in time
+    CONFIRMING = "Confirming"  # RollingBack: stable 100 / canary 0 not confirmed yet (why)
     NO_DRIFT = "NoDrift"  # live weights are the ones last applied
     DIVERGES = "DataPlaneDiverges"  # the data plane's profile and the spec disagree (named)
     AS_SPEC = "AsSpec"  # the data plane's profile routes the addressed rules as the spec

@@ -82,6 +82,7 @@ from canary.core.rollout.transitions import (
     pending,
     progressing,
     resting,
+    rollback_unconfirmed,
     rolling_back,
 )
 
@@ -366,7 +367,34 @@ def _conditions(
         wanted[Cond.DATA_PLANE_DIVERGENCE] = divergence
     if contested is not None:
         wanted[Cond.CONTESTED] = contested
+    confirmed = _rollback_condition(run)
+    if confirmed is not None:
+        wanted[Cond.ROLLBACK_CONFIRMED] = confirmed
     return merge(run.s.conditions, wanted, run.ts, generation)
+
+
+def _rollback_condition(run: Run) -> Want | None:
+    """RollingBack and RolledBack: is stable 100 / canary 0 confirmed (live, route ready,
+    served by the gateway)? False names the cause, whichever it is — a rollback that ended
+    unconfirmed at its deadline says why here (reason RollbackUnconfirmed), not only in
+    its message and Event. Re-evaluated every pass; when nothing is asserted (an invalid
+    spec left no safe rule) the last word stays."""
+    phase = run.s.phase
+    if phase not in (Phase.ROLLING_BACK, Phase.ROLLED_BACK):
+        return None
+    if not run.desired():
+        previous = run.s.condition(Cond.ROLLBACK_CONFIRMED)
+        return None if previous is None else Want(previous.status, previous.reason, previous.message)
+    cause = rollback_unconfirmed(run)
+    if cause is None:
+        return Want("True", Reason.ROLLED_BACK, "stable 100 / canary 0 live, route ready and served")
+    if phase == Phase.ROLLING_BACK:
+        return Want("False", Reason.CONFIRMING, f"stable 100 / canary 0 not confirmed yet: {cause}")
+    return Want(
+        "False",
+        Reason.ROLLBACK_UNCONFIRMED,
+        f"stable 100 / canary 0 written, not confirmed: {cause}",
+    )
 
 
 def _divergence_condition(run: Run) -> Want | None:

@@ -166,6 +166,27 @@ def test_rollback_unconfirmed_ends_rolled_back_at_the_deadline(
     assert Reason.ROLLBACK_UNCONFIRMED in {e.reason for e in plan.events}
     # the stable-100 write stands and stays asserted
     assert {(d.stable, d.canary) for d in plan.desired} == {(100, 0)}
+    # every cause is named in a condition, not only in the message and the Event
+    waiting = before.status.condition(Cond.ROLLBACK_CONFIRMED)
+    assert waiting is not None and (waiting.status, waiting.reason) == ("False", "Confirming")
+    assert cause in waiting.message
+    cond = plan.status.condition(Cond.ROLLBACK_CONFIRMED)
+    assert cond is not None
+    assert (cond.type, cond.status, cond.reason) == (
+        "RollbackConfirmed",
+        "False",
+        Reason.ROLLBACK_UNCONFIRMED,
+    )
+    assert cond.message.startswith("stable 100 / canary 0 written, not confirmed: ")
+    assert cause in cond.message
+    # it stays on show in RolledBack while the cause lasts, and turns True once confirmed
+    later = decide(make_rollout(), plan.status, observation, T0 + timedelta(minutes=11))
+    kept = later.status.condition(Cond.ROLLBACK_CONFIRMED)
+    assert kept is not None and kept.status == "False" and cause in kept.message
+    fixed = decide(make_rollout(), plan.status, seen(0), T0 + timedelta(minutes=12))
+    ok = fixed.status.condition(Cond.ROLLBACK_CONFIRMED)
+    assert ok is not None and (ok.status, ok.reason) == ("True", Reason.ROLLED_BACK)
+    assert fixed.status.phase == "RolledBack" and not fixed.write_routes
 
 
 def test_rollback_confirmed_before_the_deadline() -> None:
@@ -173,6 +194,8 @@ def test_rollback_confirmed_before_the_deadline() -> None:
     plan = decide(make_rollout(), status, seen(0), T0 + timedelta(seconds=3))
     assert plan.status.phase == "RolledBack"
     assert Reason.ROLLED_BACK in {e.reason for e in plan.events}
+    cond = plan.status.condition(Cond.ROLLBACK_CONFIRMED)
+    assert cond is not None and (cond.status, cond.reason) == ("True", Reason.ROLLED_BACK)
 
 
 # -- one owner per rule -------------------------------------------------------------------
