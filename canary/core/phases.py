@@ -35,6 +35,10 @@ MID_FLIGHT_PHASES = frozenset({Phase.PENDING, Phase.PROGRESSING, Phase.PAUSED, P
 OWNING_PHASES = MID_FLIGHT_PHASES | ENDED_ON_STABLE_PHASES
 # hands off: nothing is ever written to the route again; drift is reported, never reverted
 HANDS_OFF_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED})
+# an invalid spec (edit) leaves the phase as it is: RolledBack/Aborted keep stable 100 /
+# canary 0 asserted on the rules they applied it to (when that is safe), Succeeded stays
+# hands off; Invalid=True names the field. Other phases go Failed.
+KEPT_WHEN_INVALID_PHASES = ENDED_ON_STABLE_PHASES | {Phase.SUCCEEDED}
 
 PAUSE_USER = "user"  # status.pauseReason: `canary pause`
 PAUSE_FAILURE = "failure"  # status.pauseReason: onFailure=pause after a failed check/deadline

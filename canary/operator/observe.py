@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,8 +23,9 @@ from canary.core.analysis.promql import TemplateError, prometheus_duration
 from canary.core.analysis.templates import Backend, Target
 from canary.core.analysis.verdicts import error_result, judge_metric, summarize
 from canary.core.models import AppliedWeight, Rollout, RolloutStatus
-from canary.core.phases import Phase, Reason
+from canary.core.phases import ENDED_ON_STABLE_PHASES, Phase, Reason
 from canary.core.results import AnalysisResult, MetricResult, Sample
+from canary.core.rollout.hashing import spec_hash
 from canary.core.rollout.observation import Observation, RuleRef, command_from_annotations
 from canary.core.rollout.schedule import analysis_window, rfc3339, seconds_since
 from canary.core.routes.fieldmanagers import writers
@@ -161,17 +162,30 @@ class Observer:
     _view_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _built_at: float = field(default=0.0, repr=False)
 
-    def observe(self, rollout: Rollout, status: RolloutStatus, *, now: datetime) -> Observation:
+    def observe(
+        self,
+        rollout: Rollout,
+        status: RolloutStatus,
+        *,
+        now: datetime,
+        invalid: str | None = None,
+    ) -> Observation:
+        """What is seen for ``rollout``. ``invalid``: the models rejected its spec (the
+        reconciler passes the Rollout rebuilt from the backends and routes alone)."""
         ns = rollout.metadata.namespace
         command = command_from_annotations(rollout.metadata.annotations)
         deleting = rollout.metadata.deletion_timestamp is not None
         res = resolve(rollout, self.routes)
         self._record_deps(rollout, res)
+        if invalid is not None and not deleting:
+            return self._while_invalid(rollout, status, invalid, Reason.INVALID_SPEC, now)
         if res.invalid:
             if status.phase == Phase.SUCCEEDED:
                 # after success (manageBackends may have removed the old stable) nothing
                 # is addressed any more; there is nothing to re-assert
                 return Observation(command=command, deleting=deleting)
+            if not deleting:
+                return self._while_invalid(rollout, status, res.invalid, Reason.INVALID_SPEC, now)
             return Observation(invalid=res.invalid, command=command, deleting=deleting)
 
         addressed = tuple(RuleRef(r.label, rule.index) for r in res.resolved for rule in r.rules)
@@ -192,16 +206,12 @@ class Observer:
             )
         conflict = self._owner_conflict(rollout, status, res)
         if conflict is not None:
-            return Observation(
-                invalid=conflict,
-                invalid_reason=Reason.RULE_OWNED,
-                command=command,
-            )
+            return self._while_invalid(rollout, status, conflict, Reason.RULE_OWNED, now)
         if docs is not None:
             try:
                 spec = with_flavors(rollout.spec, _all(controllers))
             except InvalidRollout as exc:
-                return Observation(invalid=str(exc), command=command)
+                return self._while_invalid(rollout, status, str(exc), Reason.INVALID_SPEC, now)
             rollout = rollout.model_copy(update={"spec": spec})
         ready, reason = self._readiness(res, status, now)
         data_plane = self._data_plane(res, ns, controllers)
@@ -227,6 +237,77 @@ class Observer:
             command=command,
             deleting=deleting,
             writers=writers(res.routes, res.resolved),  # who last wrote the rules (Contested)
+        )
+
+    def _while_invalid(
+        self, rollout: Rollout, status: RolloutStatus, invalid: str, reason: str, now: datetime
+    ) -> Observation:
+        """An invalid spec. RolledBack/Aborted keep stable 100 / canary 0 asserted where
+        that is safe: on the rules it applied weights to (``status.lastAppliedWeights``),
+        resolved with the backends and routes it last acted on (the spec's stable,
+        canary, routes and steps still hash to ``status.specHash``) to exactly those
+        rules. Anything else is left out (``unasserted`` says why); another Rollout's rule
+        (RuleOwned) is never written. Other phases: nothing is read, nothing written."""
+        command = command_from_annotations(rollout.metadata.annotations)
+        base = Observation(invalid=invalid, invalid_reason=reason, command=command)
+        if status.phase not in ENDED_ON_STABLE_PHASES:
+            return base
+        owned: dict[str, set[int]] = {}
+        for w in status.last_applied_weights:
+            owned.setdefault(w.route, set()).add(w.rule)
+        if reason == Reason.RULE_OWNED:
+            why = "another Rollout owns an addressed rule"
+        elif not owned:
+            why = "it applied no weights"
+        elif status.spec_hash != spec_hash(rollout.spec):
+            why = (
+                "spec.stable, canary, routes or steps changed since it applied stable 100 / "
+                "canary 0, so which backendRefs it set is not known"
+            )
+        else:
+            why = ""
+        if why:
+            return replace(base, unasserted=why)
+        ns, held, left_out = rollout.metadata.namespace, Resolved(), []
+        for i, ref in enumerate(rollout.spec.routes):
+            label = f"{ref.kind}/{ref.name}"
+            if label not in owned:
+                continue
+            try:
+                live = self.routes.get(kind=ref.kind, namespace=ns, name=ref.name)
+                res = resolve_rules(live, rollout.spec, ref, namespace=ns, route_index=i)
+            except NotFound:
+                left_out.append(f"{label} not found")
+                continue
+            except InvalidRollout as exc:
+                left_out.append(str(exc))
+                continue
+            rules = {rule.index for rule in res.rules}
+            if rules != owned[label]:
+                left_out.append(
+                    f"{label}: the backends now resolve to rules {sorted(rules)}, "
+                    f"it applied rules {sorted(owned[label])}"
+                )
+                continue
+            held.routes[label] = live
+            held.resolved.append(res)
+        if not held.resolved:
+            return replace(base, unasserted="; ".join(left_out))
+        view, _ = self.view()
+        ready, route_reason = self._readiness(held, status, now)
+        return replace(
+            base,
+            addressed=tuple(
+                RuleRef(r.label, rule.index) for r in held.resolved for rule in r.rules
+            ),
+            live_weights=tuple(
+                w for r in held.resolved for w in live_weights(held.routes[r.label], r)
+            ),
+            route_ready=ready,
+            route_reason=route_reason,
+            data_plane_applied=self._data_plane(held, ns, self._controllers(held, view)),
+            writers=writers(held.routes, held.resolved),
+            unasserted="; ".join(left_out),
         )
 
     # -- the cluster around the routes ------------------------------------------------

@@ -52,6 +52,7 @@ class Run:
     analysis: AnalysisResult | None = None  # a fresh check not judged yet
     healthy: Want | None = None  # set when a check was judged (or reset by a restart)
     ack: LastCommand | None = None
+    invalid: Want | None = None  # the Invalid condition when a kept phase's spec is invalid
 
     # -- building the status -------------------------------------------------------------
     def update(self, **changes: Any) -> None:

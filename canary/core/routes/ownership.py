@@ -28,7 +28,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from canary.core.models import RolloutSpec, RolloutStatus
-from canary.core.phases import MID_FLIGHT_PHASES, OWNING_PHASES, Cond, Phase, Reason
+from canary.core.phases import (
+    ENDED_ON_STABLE_PHASES,
+    MID_FLIGHT_PHASES,
+    OWNING_PHASES,
+    Cond,
+    Phase,
+    Reason,
+)
 from canary.core.routes.rules import InvalidRollout, resolve_rules
 
 RuleKey = tuple[str, int]  # ("HTTPRoute/api-route", rule index)
@@ -69,19 +76,42 @@ def claim_of(
 ) -> Claim | None:
     """The claim of the Rollout ``body`` on the live ``routes`` ("Kind/name" → object).
 
-    None when its spec cannot be parsed (such a Rollout is Failed and never writes).
-    Rules it addresses on a route that no longer resolves count by what it holds.
+    None when its spec cannot be parsed (such a Rollout goes Failed and never writes),
+    except in RolledBack/Aborted: those keep their phase and stable 100 / canary 0 on the
+    rules they hold, so they claim what they hold. Rules it addresses on a route that no
+    longer resolves count by what it holds.
     """
     meta = body.get("metadata") or {}
     try:
-        spec = RolloutSpec.model_validate(body.get("spec") or {})
         status = RolloutStatus.model_validate(body.get("status") or {})
     except ValidationError:
         return None
+    try:
+        spec: RolloutSpec | None = RolloutSpec.model_validate(body.get("spec") or {})
+    except ValidationError:
+        if status.phase not in ENDED_ON_STABLE_PHASES:
+            return None
+        spec = None
     held = frozenset(
         (w.route, w.rule) for w in status.last_applied_weights if status.phase in OWNING_PHASES
     )
     rules: set[RuleKey] = set(held)
+    if spec is not None:
+        rules.update(_addressed(spec, routes, namespace))
+    return Claim(
+        name=str(meta.get("name", "")),
+        created=str(meta.get("creationTimestamp") or ""),
+        phase=status.phase,
+        contender=_contender(status, bool(meta.get("deletionTimestamp"))),
+        rules=frozenset(rules),
+        held=held,
+    )
+
+
+def _addressed(
+    spec: RolloutSpec, routes: Mapping[str, Mapping[str, Any]], namespace: str
+) -> set[RuleKey]:
+    out: set[RuleKey] = set()
     for i, ref in enumerate(spec.routes):
         label = f"{ref.kind}/{ref.name}"
         live = routes.get(label)
@@ -91,15 +121,8 @@ def claim_of(
             resolved = resolve_rules(live, spec, ref, namespace=namespace, route_index=i)
         except InvalidRollout:
             continue
-        rules.update((label, rule.index) for rule in resolved.rules)
-    return Claim(
-        name=str(meta.get("name", "")),
-        created=str(meta.get("creationTimestamp") or ""),
-        phase=status.phase,
-        contender=_contender(status, bool(meta.get("deletionTimestamp"))),
-        rules=frozenset(rules),
-        held=held,
-    )
+        out.update((label, rule.index) for rule in resolved.rules)
+    return out
 
 
 def owner_conflict(me: Claim, others: Iterable[Claim]) -> str | None:

@@ -123,3 +123,16 @@ def test_unparseable_peer_claims_nothing() -> None:
     broken = body("a", T1, "Progressing")
     broken["spec"]["steps"] = []
     assert claim_of(broken, ROUTES, NS) is None
+
+
+@pytest.mark.parametrize("phase", ["RolledBack", "Aborted"])
+def test_an_unparseable_rolled_back_peer_still_claims_what_it_holds(phase: str) -> None:
+    """RolledBack/Aborted keep asserting stable 100 / canary 0 after an invalid edit, so
+    they keep their rule: a newcomer may not take it (two owners would fight)."""
+    broken = body("a", T2, phase, applied=True)
+    broken["spec"]["steps"] = []
+    held = claim_of(broken, ROUTES, NS)
+    assert held is not None and held.rules == {RULE} and held.contender
+    newcomer = claim(body("b", T1))
+    conflict = owner_conflict(newcomer, [held])
+    assert conflict is not None and "Rollout a" in conflict
