@@ -102,6 +102,7 @@ class Reason(StrEnum):
     ROLLBACK_UNCONFIRMED = "RollbackUnconfirmed"  # stable 100 written; not confirmed in time
     CONFIRMING = "Confirming"  # RollingBack: stable 100 / canary 0 not confirmed yet (why)
     NO_DRIFT = "NoDrift"  # live weights are the ones last applied
+    TAKEN_OVER = "TakenOver"  # hands off: another Rollout now sets a released rule (not drift)
     DIVERGES = "DataPlaneDiverges"  # the data plane's profile and the spec disagree (named)
     AS_SPEC = "AsSpec"  # the data plane's profile routes the addressed rules as the spec
     CONTESTED = "Contested"  # another manager reverted our weights K times in the window

@@ -23,14 +23,14 @@ from canary.core.analysis.promql import TemplateError, prometheus_duration
 from canary.core.analysis.templates import Backend, Target
 from canary.core.analysis.verdicts import error_result, judge_metric, summarize
 from canary.core.models import AppliedWeight, Rollout, RolloutStatus
-from canary.core.phases import ENDED_ON_STABLE_PHASES, Phase, Reason
+from canary.core.phases import ENDED_ON_STABLE_PHASES, Cond, Phase, Reason
 from canary.core.results import AnalysisResult, MetricResult, Sample
 from canary.core.rollout.hashing import spec_hash
 from canary.core.rollout.observation import Observation, RuleRef, command_from_annotations
 from canary.core.rollout.schedule import analysis_window, rfc3339, seconds_since
 from canary.core.routes.fieldmanagers import writers
 from canary.core.routes.gateways import controllers_by_gateway, route_controllers
-from canary.core.routes.ownership import claim_of, owner_conflict
+from canary.core.routes.ownership import claim_of, owner_conflict, taken_over
 from canary.core.routes.patching import live_weights, weight_of
 from canary.core.routes.readiness import route_readiness
 from canary.core.routes.rules import InvalidRollout, ResolvedRoute, resolve_rules
@@ -191,8 +191,14 @@ class Observer:
         addressed = tuple(RuleRef(r.label, rule.index) for r in res.resolved for rule in r.rules)
         live = tuple(w for r in res.resolved for w in live_weights(res.routes[r.label], r))
         if status.phase == Phase.SUCCEEDED and not deleting:
-            # hands off: the live weights are read only to report drift
-            return Observation(addressed=addressed, live_weights=live, command=command)
+            # hands off: the live weights are read only to report drift (a successor
+            # Rollout's writes are not drift)
+            return Observation(
+                addressed=addressed,
+                live_weights=live,
+                command=command,
+                taken_over=self._taken_over(rollout, status, res, live),
+            )
         view, snapshot_error = self.view()
         docs = view.docs if view is not None else None
         controllers = self._controllers(res, view)
@@ -204,7 +210,8 @@ class Observer:
                 command=command,
                 deleting=True,
             )
-        conflict = self._owner_conflict(rollout, status, res)
+        hands_off = _stays_hands_off(rollout, status)
+        conflict = None if hands_off else self._owner_conflict(rollout, status, res)
         if conflict is not None:
             return self._while_invalid(rollout, status, conflict, Reason.RULE_OWNED, now)
         if docs is not None:
@@ -237,6 +244,7 @@ class Observer:
             command=command,
             deleting=deleting,
             writers=writers(res.routes, res.resolved),  # who last wrote the rules (Contested)
+            taken_over=self._taken_over(rollout, status, res, live) if hands_off else (),
         )
 
     def _while_invalid(
@@ -412,6 +420,29 @@ class Observer:
         return {
             label: route_controllers(route, view.by_gateway) for label, route in res.routes.items()
         }
+
+    def _taken_over(
+        self,
+        rollout: Rollout,
+        status: RolloutStatus,
+        res: Resolved,
+        live: tuple[AppliedWeight, ...],
+    ) -> tuple[tuple[str, int, str], ...]:
+        """Hands off: the released rules another Rollout now sets (its writes are not
+        drift; canary.core.routes.ownership.taken_over)."""
+        released = [(w.route, w.rule) for w in status.last_applied_weights]
+        if not released:
+            return ()
+        ns = rollout.metadata.namespace
+        taken = taken_over(
+            rollout.metadata.name,
+            released,
+            {(w.route, w.rule): (w.stable, w.canary) for w in live},
+            self.peers(ns),
+            res.routes,
+            ns,
+        )
+        return tuple((route, rule, who) for (route, rule), who in sorted(taken.items()))
 
     def _owner_conflict(self, rollout: Rollout, status: RolloutStatus, res: Resolved) -> str | None:
         """One owner per rule (canary.core.routes.ownership): another Rollout owns a rule of
@@ -713,6 +744,22 @@ class Evaluated:
     verified: bool
     culprit: str | None
     divergence: str | None = None  # None: spec profile only; "": none; else the first one
+
+
+def _stays_hands_off(rollout: Rollout, status: RolloutStatus) -> bool:
+    """A Failed Rollout that will stay Failed in this pass (no restart: same spec, not
+    invalid; no command) writes nothing, so one owner per rule does not concern it: a
+    successor that took its rule must not make it Invalid (RuleOwned), which would
+    restart it once that successor is done."""
+    if status.phase != Phase.FAILED or status.spec_hash != spec_hash(rollout.spec):
+        return False
+    invalid = status.condition(Cond.INVALID)
+    if invalid is not None and invalid.status == "True":
+        return False
+    command = command_from_annotations(rollout.metadata.annotations)
+    return command is None or (
+        status.last_command is not None and status.last_command.id == command.id
+    )
 
 
 def _divergence_message(label: str, profile: Profile, result: EffectiveShare) -> str:

@@ -322,11 +322,19 @@ def _hands_off_drift(run: Run, old: RolloutStatus) -> Want | None:
         # cannot tell, the last word stays
         before = run.s.condition(Cond.DRIFTED)
         return None if before is None else Want(before.status, before.reason, before.message)
+    taken = {(route, rule): who for route, rule, who in run.obs.taken_over}
     changed = [
         (w, live[(w.route, w.rule)])
         for w in run.s.last_applied_weights
-        if (w.route, w.rule) in live and live[(w.route, w.rule)] != w
+        if (w.route, w.rule) in live
+        and live[(w.route, w.rule)] != w
+        and (w.route, w.rule) not in taken  # a successor Rollout's write is not drift
     ]
+    if not changed and taken:
+        handed = ", ".join(
+            f"{route} rule {rule} by Rollout {who}" for (route, rule), who in sorted(taken.items())
+        )
+        return Want("False", Reason.TAKEN_OVER, f"taken over (not drift): {handed}")
     if not changed:
         return Want("False", Reason.NO_DRIFT, "live weights are the ones last applied")
     rules = ", ".join(

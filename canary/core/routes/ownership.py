@@ -141,3 +141,40 @@ def owner_conflict(me: Claim, others: Iterable[Claim]) -> str | None:
                     f"succeeds or addresses other rules"
                 )
     return None
+
+
+def taken_over(
+    name: str,
+    released: Iterable[RuleKey],
+    live: Mapping[RuleKey, tuple[int, int]],
+    bodies: Iterable[Mapping[str, Any]],
+    routes: Mapping[str, Mapping[str, Any]],
+    namespace: str,
+) -> dict[RuleKey, str]:
+    """Which of the rules a hands-off Rollout ``name`` released another Rollout now sets:
+    rule → that Rollout's name.
+
+    A successor's writes are not drift: the rule is taken over when another Rollout owns
+    it now (an owning phase, addressing or holding it: one owner per rule) or when its
+    own last applied weights for the rule are the live ones (a successor that has since
+    finished wrote them). Anything else that changed the weights is someone else.
+    """
+    wanted = set(released)
+    out: dict[RuleKey, str] = {}
+    for body in sorted(bodies, key=lambda b: str((b.get("metadata") or {}).get("name", ""))):
+        other = str((body.get("metadata") or {}).get("name", ""))
+        if other == name:
+            continue
+        claim = claim_of(body, routes, namespace)
+        if claim is not None and claim.contender and claim.phase in OWNING_PHASES:
+            for rule in wanted & claim.rules:
+                out.setdefault(rule, other)
+        try:
+            status = RolloutStatus.model_validate(body.get("status") or {})
+        except ValidationError:
+            continue
+        for w in status.last_applied_weights:
+            rule = (w.route, w.rule)
+            if rule in wanted and live.get(rule) == (w.stable, w.canary):
+                out.setdefault(rule, other)
+    return out

@@ -85,6 +85,18 @@ def test_hands_off_phases_never_write_and_report_drift(phase: str) -> None:
 
 
 @pytest.mark.parametrize("phase", ["Succeeded", "Failed"])
+def test_a_successor_taking_over_the_rule_is_not_drift(phase: str) -> None:
+    status = given(phase, 100 if phase == "Succeeded" else 50)
+    taken = (("HTTPRoute/api-route", 0, "next"),)
+    plan = decide(make_rollout(), status, seen(5, taken_over=taken), T0)  # next's step 1
+    assert plan.events == () and not plan.write_routes
+    drifted = plan.status.condition(Cond.DRIFTED)
+    assert drifted is not None
+    assert (drifted.status, drifted.reason) == ("False", Reason.TAKEN_OVER)
+    assert drifted.message == "taken over (not drift): HTTPRoute/api-route rule 0 by Rollout next"
+
+
+@pytest.mark.parametrize("phase", ["Succeeded", "Failed"])
 def test_deleting_a_hands_off_rollout_leaves_the_route(phase: str) -> None:
     plan = deleting(given(phase, 100 if phase == "Succeeded" else 50), 100)
     assert plan.desired == () and not plan.write_routes
