@@ -153,7 +153,7 @@ traffic() {
 # -- part 1: healthy ------------------------------------------------------------------------
 section "part 1: healthy release — $SEED_NS/api-route, user-service-v2 -> user-service-v3"
 if "$K" -n "$SEED_NS" get rollouts.canary.dev -o name 2>/dev/null | grep -q .; then
-  say "removing earlier Rollouts in $SEED_NS (the operator restores their routes, then drops the finalizer):"
+  say "removing earlier Rollouts in $SEED_NS (a finished Rollout leaves its route as it is: it is reset below):"
   "$K" -n "$SEED_NS" delete rollouts.canary.dev --all --wait=true --timeout=60s
 fi
 "$PY" -c 'import sys; from stack.scenario import set_faults

@@ -32,6 +32,7 @@ SHOWN_CONDITIONS = (
     Cond.AWAITING_PROMOTION,
     Cond.COMPLETED,
     Cond.INVALID,
+    Cond.ROLLBACK_CONFIRMED,
 )
 _PHASE_STYLE: dict[str, str] = {
     Phase.SUCCEEDED: "bold green",

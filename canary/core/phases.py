@@ -35,6 +35,10 @@ MID_FLIGHT_PHASES = frozenset({Phase.PENDING, Phase.PROGRESSING, Phase.PAUSED, P
 OWNING_PHASES = MID_FLIGHT_PHASES | ENDED_ON_STABLE_PHASES
 # hands off: nothing is ever written to the route again; drift is reported, never reverted
 HANDS_OFF_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED})
+# an invalid spec (edit) leaves the phase as it is: RolledBack/Aborted keep stable 100 /
+# canary 0 asserted on the rules they applied it to (when that is safe), Succeeded stays
+# hands off; Invalid=True names the field. Other phases go Failed.
+KEPT_WHEN_INVALID_PHASES = ENDED_ON_STABLE_PHASES | {Phase.SUCCEEDED}
 
 PAUSE_USER = "user"  # status.pauseReason: `canary pause`
 PAUSE_FAILURE = "failure"  # status.pauseReason: onFailure=pause after a failed check/deadline
@@ -51,6 +55,8 @@ class Cond(StrEnum):
     DATA_PLANE_DIVERGENCE = "DataPlaneDivergence"  # the gateway routes an addressed rule's
     # requests differently from the Gateway API spec (its profile predicts the share)
     CONTESTED = "Contested"  # another field manager reverted the weights K times: not re-asserted
+    ROLLBACK_CONFIRMED = "RollbackConfirmed"  # RollingBack/RolledBack: stable 100 / canary 0
+    # live, route ready and served (False names the cause; reason RollbackUnconfirmed)
 
 
 class Verdict(StrEnum):
@@ -94,7 +100,9 @@ class Reason(StrEnum):
     DELETING = "Deleting"  # the Rollout is being deleted and leaves the route as it is
     RULE_OWNED = "RuleOwned"  # an addressed rule is owned by another Rollout (one owner)
     ROLLBACK_UNCONFIRMED = "RollbackUnconfirmed"  # stable 100 written; not confirmed in time
+    CONFIRMING = "Confirming"  # RollingBack: stable 100 / canary 0 not confirmed yet (why)
     NO_DRIFT = "NoDrift"  # live weights are the ones last applied
+    TAKEN_OVER = "TakenOver"  # hands off: another Rollout now sets a released rule (not drift)
     DIVERGES = "DataPlaneDiverges"  # the data plane's profile and the spec disagree (named)
     AS_SPEC = "AsSpec"  # the data plane's profile routes the addressed rules as the spec
     CONTESTED = "Contested"  # another manager reverted our weights K times in the window

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,13 +23,14 @@ from canary.core.analysis.promql import TemplateError, prometheus_duration
 from canary.core.analysis.templates import Backend, Target
 from canary.core.analysis.verdicts import error_result, judge_metric, summarize
 from canary.core.models import AppliedWeight, Rollout, RolloutStatus
-from canary.core.phases import Phase, Reason
+from canary.core.phases import ENDED_ON_STABLE_PHASES, Cond, Phase, Reason
 from canary.core.results import AnalysisResult, MetricResult, Sample
+from canary.core.rollout.hashing import spec_hash
 from canary.core.rollout.observation import Observation, RuleRef, command_from_annotations
 from canary.core.rollout.schedule import analysis_window, rfc3339, seconds_since
 from canary.core.routes.fieldmanagers import writers
 from canary.core.routes.gateways import controllers_by_gateway, route_controllers
-from canary.core.routes.ownership import claim_of, owner_conflict
+from canary.core.routes.ownership import claim_of, owner_conflict, taken_over
 from canary.core.routes.patching import live_weights, weight_of
 from canary.core.routes.readiness import route_readiness
 from canary.core.routes.rules import InvalidRollout, ResolvedRoute, resolve_rules
@@ -161,24 +162,43 @@ class Observer:
     _view_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _built_at: float = field(default=0.0, repr=False)
 
-    def observe(self, rollout: Rollout, status: RolloutStatus, *, now: datetime) -> Observation:
+    def observe(
+        self,
+        rollout: Rollout,
+        status: RolloutStatus,
+        *,
+        now: datetime,
+        invalid: str | None = None,
+    ) -> Observation:
+        """What is seen for ``rollout``. ``invalid``: the models rejected its spec (the
+        reconciler passes the Rollout rebuilt from the backends and routes alone)."""
         ns = rollout.metadata.namespace
         command = command_from_annotations(rollout.metadata.annotations)
         deleting = rollout.metadata.deletion_timestamp is not None
         res = resolve(rollout, self.routes)
         self._record_deps(rollout, res)
+        if invalid is not None and not deleting:
+            return self._while_invalid(rollout, status, invalid, Reason.INVALID_SPEC, now)
         if res.invalid:
             if status.phase == Phase.SUCCEEDED:
                 # after success (manageBackends may have removed the old stable) nothing
                 # is addressed any more; there is nothing to re-assert
                 return Observation(command=command, deleting=deleting)
+            if not deleting:
+                return self._while_invalid(rollout, status, res.invalid, Reason.INVALID_SPEC, now)
             return Observation(invalid=res.invalid, command=command, deleting=deleting)
 
         addressed = tuple(RuleRef(r.label, rule.index) for r in res.resolved for rule in r.rules)
         live = tuple(w for r in res.resolved for w in live_weights(res.routes[r.label], r))
         if status.phase == Phase.SUCCEEDED and not deleting:
-            # hands off: the live weights are read only to report drift
-            return Observation(addressed=addressed, live_weights=live, command=command)
+            # hands off: the live weights are read only to report drift (a successor
+            # Rollout's writes are not drift)
+            return Observation(
+                addressed=addressed,
+                live_weights=live,
+                command=command,
+                taken_over=self._taken_over(rollout, status, res, live),
+            )
         view, snapshot_error = self.view()
         docs = view.docs if view is not None else None
         controllers = self._controllers(res, view)
@@ -190,18 +210,15 @@ class Observer:
                 command=command,
                 deleting=True,
             )
-        conflict = self._owner_conflict(rollout, status, res)
+        hands_off = _stays_hands_off(rollout, status)
+        conflict = None if hands_off else self._owner_conflict(rollout, status, res)
         if conflict is not None:
-            return Observation(
-                invalid=conflict,
-                invalid_reason=Reason.RULE_OWNED,
-                command=command,
-            )
+            return self._while_invalid(rollout, status, conflict, Reason.RULE_OWNED, now)
         if docs is not None:
             try:
                 spec = with_flavors(rollout.spec, _all(controllers))
             except InvalidRollout as exc:
-                return Observation(invalid=str(exc), command=command)
+                return self._while_invalid(rollout, status, str(exc), Reason.INVALID_SPEC, now)
             rollout = rollout.model_copy(update={"spec": spec})
         ready, reason = self._readiness(res, status, now)
         data_plane = self._data_plane(res, ns, controllers)
@@ -227,6 +244,78 @@ class Observer:
             command=command,
             deleting=deleting,
             writers=writers(res.routes, res.resolved),  # who last wrote the rules (Contested)
+            taken_over=self._taken_over(rollout, status, res, live) if hands_off else (),
+        )
+
+    def _while_invalid(
+        self, rollout: Rollout, status: RolloutStatus, invalid: str, reason: str, now: datetime
+    ) -> Observation:
+        """An invalid spec. RolledBack/Aborted keep stable 100 / canary 0 asserted where
+        that is safe: on the rules it applied weights to (``status.lastAppliedWeights``),
+        resolved with the backends and routes it last acted on (the spec's stable,
+        canary, routes and steps still hash to ``status.specHash``) to exactly those
+        rules. Anything else is left out (``unasserted`` says why); another Rollout's rule
+        (RuleOwned) is never written. Other phases: nothing is read, nothing written."""
+        command = command_from_annotations(rollout.metadata.annotations)
+        base = Observation(invalid=invalid, invalid_reason=reason, command=command)
+        if status.phase not in ENDED_ON_STABLE_PHASES:
+            return base
+        owned: dict[str, set[int]] = {}
+        for w in status.last_applied_weights:
+            owned.setdefault(w.route, set()).add(w.rule)
+        if reason == Reason.RULE_OWNED:
+            why = "another Rollout owns an addressed rule"
+        elif not owned:
+            why = "it applied no weights"
+        elif status.spec_hash != spec_hash(rollout.spec):
+            why = (
+                "spec.stable, canary, routes or steps changed since it applied stable 100 / "
+                "canary 0, so which backendRefs it set is not known"
+            )
+        else:
+            why = ""
+        if why:
+            return replace(base, unasserted=why)
+        ns, held, left_out = rollout.metadata.namespace, Resolved(), []
+        for i, ref in enumerate(rollout.spec.routes):
+            label = f"{ref.kind}/{ref.name}"
+            if label not in owned:
+                continue
+            try:
+                live = self.routes.get(kind=ref.kind, namespace=ns, name=ref.name)
+                res = resolve_rules(live, rollout.spec, ref, namespace=ns, route_index=i)
+            except NotFound:
+                left_out.append(f"{label} not found")
+                continue
+            except InvalidRollout as exc:
+                left_out.append(str(exc))
+                continue
+            rules = {rule.index for rule in res.rules}
+            if rules != owned[label]:
+                left_out.append(
+                    f"{label}: the backends now resolve to rules {sorted(rules)}, "
+                    f"it applied rules {sorted(owned[label])}"
+                )
+                continue
+            held.routes[label] = live
+            held.resolved.append(res)
+        if not held.resolved:
+            return replace(base, unasserted="; ".join(left_out))
+        view, _ = self.view()
+        ready, route_reason = self._readiness(held, status, now)
+        return replace(
+            base,
+            addressed=tuple(
+                RuleRef(r.label, rule.index) for r in held.resolved for rule in r.rules
+            ),
+            live_weights=tuple(
+                w for r in held.resolved for w in live_weights(held.routes[r.label], r)
+            ),
+            route_ready=ready,
+            route_reason=route_reason,
+            data_plane_applied=self._data_plane(held, ns, self._controllers(held, view)),
+            writers=writers(held.routes, held.resolved),
+            unasserted="; ".join(left_out),
         )
 
     # -- the cluster around the routes ------------------------------------------------
@@ -331,6 +420,29 @@ class Observer:
         return {
             label: route_controllers(route, view.by_gateway) for label, route in res.routes.items()
         }
+
+    def _taken_over(
+        self,
+        rollout: Rollout,
+        status: RolloutStatus,
+        res: Resolved,
+        live: tuple[AppliedWeight, ...],
+    ) -> tuple[tuple[str, int, str], ...]:
+        """Hands off: the released rules another Rollout now sets (its writes are not
+        drift; canary.core.routes.ownership.taken_over)."""
+        released = [(w.route, w.rule) for w in status.last_applied_weights]
+        if not released:
+            return ()
+        ns = rollout.metadata.namespace
+        taken = taken_over(
+            rollout.metadata.name,
+            released,
+            {(w.route, w.rule): (w.stable, w.canary) for w in live},
+            self.peers(ns),
+            res.routes,
+            ns,
+        )
+        return tuple((route, rule, who) for (route, rule), who in sorted(taken.items()))
 
     def _owner_conflict(self, rollout: Rollout, status: RolloutStatus, res: Resolved) -> str | None:
         """One owner per rule (canary.core.routes.ownership): another Rollout owns a rule of
@@ -632,6 +744,22 @@ class Evaluated:
     verified: bool
     culprit: str | None
     divergence: str | None = None  # None: spec profile only; "": none; else the first one
+
+
+def _stays_hands_off(rollout: Rollout, status: RolloutStatus) -> bool:
+    """A Failed Rollout that will stay Failed in this pass (no restart: same spec, not
+    invalid; no command) writes nothing, so one owner per rule does not concern it: a
+    successor that took its rule must not make it Invalid (RuleOwned), which would
+    restart it once that successor is done."""
+    if status.phase != Phase.FAILED or status.spec_hash != spec_hash(rollout.spec):
+        return False
+    invalid = status.condition(Cond.INVALID)
+    if invalid is not None and invalid.status == "True":
+        return False
+    command = command_from_annotations(rollout.metadata.annotations)
+    return command is None or (
+        status.last_command is not None and status.last_command.id == command.id
+    )
 
 
 def _divergence_message(label: str, profile: Profile, result: EffectiveShare) -> str:

@@ -36,12 +36,15 @@ from canary.adapters.prometheus import PrometheusMetrics, QueryLimiter, RefusedM
 from canary.adapters.routewrite import guarded_patch
 from canary.adapters.traefik import HttpTraefikApi
 from canary.core.analysis.addresses import Allowlist, normalize
-from canary.core.models import AppliedWeight, Rollout, RolloutStatus
-from canary.core.phases import Reason
+from canary.core.models import AppliedWeight, Condition, Rollout, RolloutStatus
+from canary.core.phases import KEPT_WHEN_INVALID_PHASES, Cond, Phase, Reason
+from canary.core.rollout.checks import clip
 from canary.core.rollout.machine import decide
 from canary.core.rollout.observation import Observation
 from canary.core.rollout.reconcile_plan import Plan
+from canary.core.rollout.schedule import rfc3339
 from canary.core.rollout.settings import ContestPolicy
+from canary.core.rollout.statusdiff import diff
 from canary.core.routes.patching import needs_write, weight_patch
 from canary.core.routes.rules import resolve_rules
 from canary.operator import selfmetrics
@@ -252,12 +255,18 @@ class Reconciler:
         meta = body.get("metadata") or {}
         ns, name = meta.get("namespace", ""), meta.get("name", "")
         status = RolloutStatus.model_validate(body.get("status") or {})
+        invalid: str | None = None
         try:
             rollout = Rollout.model_validate(self._with_defaults(body))
         except ValidationError as exc:
-            self._mark_invalid(body, _invalid_message(exc), status)
-            return None
-        obs = self.observer.observe(rollout, status, now=now)
+            invalid = _invalid_message(exc)
+            kept = status.phase in KEPT_WHEN_INVALID_PHASES and not meta.get("deletionTimestamp")
+            backends = _backends_only(body) if kept else None
+            if backends is None:
+                self._mark_invalid(body, invalid, status, now)
+                return None
+            rollout = backends  # RolledBack/Aborted keep stable 100 where that is safe
+        obs = self.observer.observe(rollout, status, now=now, invalid=invalid)
         plan = decide(rollout, status, obs, now, self.contest)
         self._execute(rollout, body, obs, plan)
         selfmetrics.record_status(ns, name, plan.status.dump())
@@ -332,10 +341,19 @@ class Reconciler:
 
         return compute
 
-    def _mark_invalid(self, body: dict[str, Any], message: str, status: RolloutStatus) -> None:
-        """A spec the API server accepted but the models reject: Failed, route untouched."""
+    def _mark_invalid(
+        self, body: dict[str, Any], message: str, status: RolloutStatus, now: datetime
+    ) -> None:
+        """A spec the API server accepted but the models reject: Failed, route untouched.
+
+        RolledBack, Aborted and Succeeded keep their phase (the backends and routes could
+        not be read either, so nothing can be asserted safely): only ``Invalid=True``
+        changes, saying so."""
         meta = body.get("metadata") or {}
         ns, name = meta.get("namespace", ""), meta.get("name", "")
+        if status.phase in KEPT_WHEN_INVALID_PHASES:
+            self._mark_invalid_kept(body, message, status, now)
+            return
         if status.phase == "Failed" and status.message == message:
             return
         patch = {
@@ -353,3 +371,49 @@ class Reconciler:
         }
         self.rollouts.patch_status(namespace=ns, name=name, patch=patch)
         self.events.emit(obj=body, type_="Warning", reason=Reason.INVALID_SPEC, message=message)
+
+    def _mark_invalid_kept(
+        self, body: dict[str, Any], message: str, status: RolloutStatus, now: datetime
+    ) -> None:
+        meta = body.get("metadata") or {}
+        ns, name = meta.get("namespace", ""), meta.get("name", "")
+        phase = status.phase
+        if phase == Phase.SUCCEEDED:
+            kept = "Succeeded kept: hands off, the route is not written"
+        else:
+            kept = (
+                f"{phase} kept: nothing can be asserted safely (spec.stable, canary, routes "
+                "or steps cannot be read); the route is not written"
+            )
+        note = clip(f"{message}; {kept}", 1024)
+        before = status.condition(Cond.INVALID)
+        if before is not None and before.status == "True" and before.message == note:
+            return
+        at = rfc3339(now)
+        since = before.last_transition_time if before and before.status == "True" else at
+        invalid = Condition(
+            type=Cond.INVALID,
+            status="True",
+            reason=Reason.INVALID_SPEC,
+            message=note,
+            last_transition_time=since,
+            observed_generation=meta.get("generation"),
+        )
+        conditions = [c for c in status.conditions if c.type != Cond.INVALID] + [invalid]
+        new = status.model_copy(update={"conditions": conditions})
+        self.rollouts.patch_status(namespace=ns, name=name, patch=diff(status.dump(), new.dump()))
+        self.events.emit(obj=body, type_="Warning", reason=Reason.INVALID_SPEC, message=note)
+
+
+def _backends_only(body: dict[str, Any]) -> Rollout | None:
+    """The Rollout rebuilt from what decides which backendRefs it sets (stable, canary,
+    routes, steps, manageBackends) when the rest of its spec is invalid; None when those
+    cannot be read either. Its hash is ``spec_hash`` of the whole spec."""
+    spec = body.get("spec")
+    if not isinstance(spec, dict):
+        return None
+    keep = ("stable", "canary", "routes", "steps", "manageBackends")
+    try:
+        return Rollout.model_validate({**body, "spec": {k: spec[k] for k in keep if k in spec}})
+    except ValidationError:
+        return None

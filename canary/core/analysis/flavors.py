@@ -12,6 +12,7 @@ An explicit ``flavor`` always wins (stored Rollouts that say ``traefik`` keep wo
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import get_args
 
 from canary.core.models import Flavor, Metric, RolloutSpec
 from canary.core.routes.rules import InvalidRollout
@@ -59,7 +60,21 @@ def with_flavors(spec: RolloutSpec, controllers: Iterable[str]) -> RolloutSpec:
             continue
         if derived is None:
             where = f"spec.analysis.metrics[{i}].flavor"
-            need = "set flavor or query" if metric.template else "set flavor or requestCount"
+            known = " | ".join(sorted(get_args(Flavor)))
+            if metric.template:
+                need = (
+                    f"set flavor or query: {where} ({known}), or a query in place of "
+                    f"template {metric.template!r} with spec.analysis.requestCount"
+                )
+            else:
+                # a custom query has a value but no request count: minRequests and the
+                # observed share need one, from the flavor's counter or requestCount
+                need = (
+                    f"set flavor or requestCount: {where} ({known}), or "
+                    "spec.analysis.requestCount (PromQL counting one backend's requests "
+                    "over {{interval}}) — a custom query still needs a request count for "
+                    "minRequests and the observed share"
+                )
             raise InvalidRollout(
                 where,
                 f"cannot derive the metrics' flavor from the parent Gateways' controllers "

@@ -28,6 +28,7 @@ ORDER = (
     Cond.DRIFTED,  # only in Succeeded and Failed (hands off), when weights were applied
     Cond.DATA_PLANE_DIVERGENCE,  # only for routes predicted with a data-plane profile
     Cond.CONTESTED,  # only once another field manager reverted the weights
+    Cond.ROLLBACK_CONFIRMED,  # only in RollingBack and RolledBack
 )
 
 

@@ -15,7 +15,10 @@ One decision runs these stages in order (the first that applies may end it):
                                                 100 / canary 0; any other phase: the route is
                                                 left as it is; done once served or overdue
  2    ``obs.invalid``                           → Failed, Invalid=True naming the field; no
-                                                route write; a new command is ignored
+                                                route write; a new command is ignored.
+                                                RolledBack/Aborted/Succeeded keep their
+                                                phase (RolledBack/Aborted keep stable 100 /
+                                                canary 0 on the rules it is safe to set)
  3    no status / specHash ≠ hash(spec) /       → Pending (Started / Restarted): failures,
       Failed+Invalid that is valid again        baseline, history reset; live weights kept
  4    a fresh ``obs.analysis``                  recorded (last 10 per metric, Warning per
@@ -65,7 +68,14 @@ from datetime import datetime
 from typing import Literal
 
 from canary.core.models import AppliedWeight, Condition, Rollout, RolloutStatus
-from canary.core.phases import HANDS_OFF_PHASES, MID_FLIGHT_PHASES, Cond, Phase, Reason
+from canary.core.phases import (
+    HANDS_OFF_PHASES,
+    KEPT_WHEN_INVALID_PHASES,
+    MID_FLIGHT_PHASES,
+    Cond,
+    Phase,
+    Reason,
+)
 from canary.core.rollout import checks, command_effects, contest
 from canary.core.rollout.conditions import Want, merge
 from canary.core.rollout.hashing import spec_hash
@@ -83,6 +93,7 @@ from canary.core.rollout.transitions import (
     pending,
     progressing,
     resting,
+    rollback_unconfirmed,
     rolling_back,
 )
 
@@ -120,7 +131,9 @@ def decide(
     generation = rollout.metadata.generation
     if obs.deleting:
         return _deleting(run, status, rollout.metadata.deletion_timestamp)
-    if obs.invalid is not None:
+    if obs.invalid is not None and status.phase in KEPT_WHEN_INVALID_PHASES:
+        _invalid_kept(run, obs.invalid)
+    elif obs.invalid is not None:
         _invalid(run, obs.invalid)
     else:
         _start_if_needed(run, spec_hash(rollout.spec))
@@ -176,6 +189,36 @@ def _invalid(run: Run, message: str) -> None:
 
         goto(run, Phase.FAILED, run.obs.invalid_reason, message, warning=True)
     run.update(message=checks.clip(message, 1024), hold_since=None)
+    if command_effects.is_new(run, run.obs.command):
+        assert run.obs.command is not None
+        command_effects.handle(run, run.obs.command, refuse=f"the spec is invalid: {message}")
+
+
+def _invalid_kept(run: Run, message: str) -> None:
+    """An invalid spec on a RolledBack, Aborted or Succeeded Rollout keeps the phase.
+
+    RolledBack/Aborted keep asserting stable 100 / canary 0 (the lifecycle: until deleted
+    or retried) on the rules the observer could still set safely (``obs.addressed``: the
+    rules it applied that to, resolved with the backends it last acted on); when none is
+    left, nothing is written and the condition says why. Succeeded stays hands off.
+    ``Invalid=True`` names the field and what is (not) asserted; a Warning once per change.
+    """
+    phase, desired = run.s.phase, run.desired()
+    if phase == Phase.SUCCEEDED:
+        kept = "Succeeded kept: hands off, the route is not written"
+    elif desired:
+        rules = ", ".join(f"{w.route} rule {w.rule}" for w in desired)
+        kept = f"{phase} kept: stable 100 / canary 0 stays asserted on {rules}"
+        if run.obs.unasserted:
+            kept += f"; not on the rest: {run.obs.unasserted}"
+    else:
+        why = run.obs.unasserted or "no rule it applied weights to can be resolved"
+        kept = f"{phase} kept: nothing can be asserted safely ({why}); the route is not written"
+    note = checks.clip(f"{message}; {kept}", 1024)
+    run.invalid = Want("True", run.obs.invalid_reason, note)
+    before = run.s.condition(Cond.INVALID)
+    if before is None or before.status != "True" or before.message != note:
+        run.warning(run.obs.invalid_reason, note)
     if command_effects.is_new(run, run.obs.command):
         assert run.obs.command is not None
         command_effects.handle(run, run.obs.command, refuse=f"the spec is invalid: {message}")
@@ -284,11 +327,24 @@ def _hands_off_drift(run: Run, old: RolloutStatus) -> Want | None:
     if run.s.phase not in HANDS_OFF_PHASES or not run.s.last_applied_weights:
         return None
     live = {(w.route, w.rule): w for w in run.obs.live_weights}
+    if not any((w.route, w.rule) in live for w in run.s.last_applied_weights):
+        # none of the released rules was read (the route is gone or the spec unreadable):
+        # cannot tell, the last word stays
+        before = run.s.condition(Cond.DRIFTED)
+        return None if before is None else Want(before.status, before.reason, before.message)
+    taken = {(route, rule): who for route, rule, who in run.obs.taken_over}
     changed = [
         (w, live[(w.route, w.rule)])
         for w in run.s.last_applied_weights
-        if (w.route, w.rule) in live and live[(w.route, w.rule)] != w
+        if (w.route, w.rule) in live
+        and live[(w.route, w.rule)] != w
+        and (w.route, w.rule) not in taken  # a successor Rollout's write is not drift
     ]
+    if not changed and taken:
+        handed = ", ".join(
+            f"{route} rule {rule} by Rollout {who}" for (route, rule), who in sorted(taken.items())
+        )
+        return Want("False", Reason.TAKEN_OVER, f"taken over (not drift): {handed}")
     if not changed:
         return Want("False", Reason.NO_DRIFT, "live weights are the ones last applied")
     rules = ", ".join(
@@ -349,7 +405,7 @@ def _conditions(
             if previous
             else Want("Unknown", "NoCheckYet", "no check yet")
         )
-    if not run.spec.analysis.metrics:
+    if not run.spec.analysis.metrics and run.invalid is None:  # invalid: the last word stays
         healthy = Want("True", "NoMetrics", "no metrics configured")
     wanted: dict[Cond, Want] = {
         Cond.COMPLETED: Want("True", Reason.SUCCEEDED, run.s.message)
@@ -365,9 +421,12 @@ def _conditions(
         ),
         Cond.SPLIT_VERIFIED: _split_condition(run, split),
         Cond.HEALTHY: healthy,
-        Cond.INVALID: Want("True", obs.invalid_reason, obs.invalid)
-        if obs.invalid is not None
-        else Want("False", "Valid"),
+        Cond.INVALID: run.invalid
+        or (
+            Want("True", obs.invalid_reason, obs.invalid)
+            if obs.invalid is not None
+            else Want("False", "Valid")
+        ),
     }
     if drift is not None:
         wanted[Cond.DRIFTED] = drift
@@ -376,7 +435,38 @@ def _conditions(
         wanted[Cond.DATA_PLANE_DIVERGENCE] = divergence
     if contested is not None:
         wanted[Cond.CONTESTED] = contested
+    confirmed = _rollback_condition(run)
+    if confirmed is not None:
+        wanted[Cond.ROLLBACK_CONFIRMED] = confirmed
     return merge(run.s.conditions, wanted, run.ts, generation)
+
+
+def _rollback_condition(run: Run) -> Want | None:
+    """RollingBack and RolledBack: is stable 100 / canary 0 confirmed (live, route ready,
+    served by the gateway)? False names the cause, whichever it is — a rollback that ended
+    unconfirmed at its deadline says why here (reason RollbackUnconfirmed), not only in
+    its message and Event. Re-evaluated every pass; when nothing is asserted (an invalid
+    spec left no safe rule) the last word stays."""
+    phase = run.s.phase
+    if phase not in (Phase.ROLLING_BACK, Phase.ROLLED_BACK):
+        return None
+    if not run.desired():
+        previous = run.s.condition(Cond.ROLLBACK_CONFIRMED)
+        return (
+            None if previous is None else Want(previous.status, previous.reason, previous.message)
+        )
+    cause = rollback_unconfirmed(run)
+    if cause is None:
+        return Want(
+            "True", Reason.ROLLED_BACK, "stable 100 / canary 0 live, route ready and served"
+        )
+    if phase == Phase.ROLLING_BACK:
+        return Want("False", Reason.CONFIRMING, f"stable 100 / canary 0 not confirmed yet: {cause}")
+    return Want(
+        "False",
+        Reason.ROLLBACK_UNCONFIRMED,
+        f"stable 100 / canary 0 written, not confirmed: {cause}",
+    )
 
 
 def _divergence_condition(run: Run) -> Want | None:

@@ -75,6 +75,11 @@ class Observation:
     - ``deleting``: the Rollout carries a deletionTimestamp.
     - ``writers``: per addressed route, the last manager other than canary that owns
       ``spec.rules`` (from managedFields; ``canary.core.routes.fieldmanagers``).
+    - ``taken_over``: in Succeeded/Failed, the released rules another Rollout now sets
+      (route, rule, that Rollout's name): its writes are not reported as drift.
+    - ``unasserted``: with ``invalid`` set on a RolledBack/Aborted Rollout, ``addressed``
+      holds only the rules it applied stable 100 / canary 0 to and can still set safely;
+      this says why the others (or all of them) are not asserted ("" none left out).
     """
 
     invalid: str | None = None
@@ -94,3 +99,5 @@ class Observation:
     command: Command | None = None
     deleting: bool = False
     writers: tuple[Writer, ...] = ()
+    unasserted: str = ""
+    taken_over: tuple[tuple[str, int, str], ...] = ()

@@ -54,6 +54,7 @@ class Run:
     healthy: Want | None = None  # set when a check was judged (or reset by a restart)
     ack: LastCommand | None = None
     contest: ContestPolicy = field(default_factory=ContestPolicy)  # operator settings
+    invalid: Want | None = None  # the Invalid condition when a kept phase's spec is invalid
 
     # -- building the status -------------------------------------------------------------
     def update(self, **changes: Any) -> None:
@@ -277,28 +278,36 @@ def step_done(run: Run) -> bool:
     return run.s.step_verdict == Verdict.PASS and (needed == 1 or run.s.step_passes >= needed)
 
 
+def rollback_unconfirmed(run: Run) -> str | None:
+    """Why stable 100 / canary 0 is not confirmed (None: live, route ready and served by
+    the gateway). One cause, the first that holds: the weights are not live, the route is
+    not ready (its reason), the gateway does not serve them."""
+    desired = run.desired()
+    if not desired or differs(desired, run.obs.live_weights):
+        return "the weights are not live on the route"
+    if run.obs.route_ready is not True:
+        return f"route not ready: {run.obs.route_reason or 'no route status for the generation'}"
+    if run.obs.data_plane_applied is False:
+        return "the gateway does not serve the weights"
+    return None
+
+
 def rolling_back(run: Run) -> None:
     """Stable 100 / canary 0 is written; RolledBack once live, the route ready and the
     gateway serving it (route status runs ahead of the data plane). Bounded by
     progressDeadline: a rollback that cannot be confirmed by then ends RolledBack anyway,
     the message naming what was not confirmed (the stable-100 write stands and stays
-    asserted), so a waiting `canary status --wait` exits instead of waiting forever."""
-    desired = run.desired()
-    live = bool(desired) and not differs(desired, run.obs.live_weights)
+    asserted), so a waiting `canary status --wait` exits instead of waiting forever. The
+    cause is also the ``RollbackConfirmed=False`` condition (``machine``)."""
     why = run.s.message.removeprefix("rolling back: ")  # keep why (act_on_failure)
-    if live and run.obs.route_ready is True and run.obs.data_plane_applied is not False:
+    cause = rollback_unconfirmed(run)
+    if cause is None:
         done = "stable 100 / canary 0 restored"
         goto(run, Phase.ROLLED_BACK, Reason.ROLLED_BACK, f"{done}: {why}" if why else done)
         return
     waited = seconds_since(run.s.phase_started_at, run.now) or 0.0
     if waited < run.deadline():
         return
-    if not live:
-        cause = "the weights are not live on the route"
-    elif run.obs.route_ready is not True:
-        cause = f"route not ready: {run.obs.route_reason or 'no route status for the generation'}"
-    else:
-        cause = "the gateway does not serve the weights"
     done = (
         f"stable 100 / canary 0 written, not confirmed within progressDeadline "
         f"{run.spec.progress_deadline} ({cause})"

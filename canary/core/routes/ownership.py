@@ -28,7 +28,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from canary.core.models import RolloutSpec, RolloutStatus
-from canary.core.phases import MID_FLIGHT_PHASES, OWNING_PHASES, Cond, Phase, Reason
+from canary.core.phases import (
+    ENDED_ON_STABLE_PHASES,
+    MID_FLIGHT_PHASES,
+    OWNING_PHASES,
+    Cond,
+    Phase,
+    Reason,
+)
 from canary.core.routes.rules import InvalidRollout, resolve_rules
 
 RuleKey = tuple[str, int]  # ("HTTPRoute/api-route", rule index)
@@ -69,19 +76,42 @@ def claim_of(
 ) -> Claim | None:
     """The claim of the Rollout ``body`` on the live ``routes`` ("Kind/name" → object).
 
-    None when its spec cannot be parsed (such a Rollout is Failed and never writes).
-    Rules it addresses on a route that no longer resolves count by what it holds.
+    None when its spec cannot be parsed (such a Rollout goes Failed and never writes),
+    except in RolledBack/Aborted: those keep their phase and stable 100 / canary 0 on the
+    rules they hold, so they claim what they hold. Rules it addresses on a route that no
+    longer resolves count by what it holds.
     """
     meta = body.get("metadata") or {}
     try:
-        spec = RolloutSpec.model_validate(body.get("spec") or {})
         status = RolloutStatus.model_validate(body.get("status") or {})
     except ValidationError:
         return None
+    try:
+        spec: RolloutSpec | None = RolloutSpec.model_validate(body.get("spec") or {})
+    except ValidationError:
+        if status.phase not in ENDED_ON_STABLE_PHASES:
+            return None
+        spec = None
     held = frozenset(
         (w.route, w.rule) for w in status.last_applied_weights if status.phase in OWNING_PHASES
     )
     rules: set[RuleKey] = set(held)
+    if spec is not None:
+        rules.update(_addressed(spec, routes, namespace))
+    return Claim(
+        name=str(meta.get("name", "")),
+        created=str(meta.get("creationTimestamp") or ""),
+        phase=status.phase,
+        contender=_contender(status, bool(meta.get("deletionTimestamp"))),
+        rules=frozenset(rules),
+        held=held,
+    )
+
+
+def _addressed(
+    spec: RolloutSpec, routes: Mapping[str, Mapping[str, Any]], namespace: str
+) -> set[RuleKey]:
+    out: set[RuleKey] = set()
     for i, ref in enumerate(spec.routes):
         label = f"{ref.kind}/{ref.name}"
         live = routes.get(label)
@@ -91,15 +121,8 @@ def claim_of(
             resolved = resolve_rules(live, spec, ref, namespace=namespace, route_index=i)
         except InvalidRollout:
             continue
-        rules.update((label, rule.index) for rule in resolved.rules)
-    return Claim(
-        name=str(meta.get("name", "")),
-        created=str(meta.get("creationTimestamp") or ""),
-        phase=status.phase,
-        contender=_contender(status, bool(meta.get("deletionTimestamp"))),
-        rules=frozenset(rules),
-        held=held,
-    )
+        out.update((label, rule.index) for rule in resolved.rules)
+    return out
 
 
 def owner_conflict(me: Claim, others: Iterable[Claim]) -> str | None:
@@ -118,3 +141,40 @@ def owner_conflict(me: Claim, others: Iterable[Claim]) -> str | None:
                     f"succeeds or addresses other rules"
                 )
     return None
+
+
+def taken_over(
+    name: str,
+    released: Iterable[RuleKey],
+    live: Mapping[RuleKey, tuple[int, int]],
+    bodies: Iterable[Mapping[str, Any]],
+    routes: Mapping[str, Mapping[str, Any]],
+    namespace: str,
+) -> dict[RuleKey, str]:
+    """Which of the rules a hands-off Rollout ``name`` released another Rollout now sets:
+    rule → that Rollout's name.
+
+    A successor's writes are not drift: the rule is taken over when another Rollout owns
+    it now (an owning phase, addressing or holding it: one owner per rule) or when its
+    own last applied weights for the rule are the live ones (a successor that has since
+    finished wrote them). Anything else that changed the weights is someone else.
+    """
+    wanted = set(released)
+    out: dict[RuleKey, str] = {}
+    for body in sorted(bodies, key=lambda b: str((b.get("metadata") or {}).get("name", ""))):
+        other = str((body.get("metadata") or {}).get("name", ""))
+        if other == name:
+            continue
+        claim = claim_of(body, routes, namespace)
+        if claim is not None and claim.contender and claim.phase in OWNING_PHASES:
+            for rule in wanted & claim.rules:
+                out.setdefault(rule, other)
+        try:
+            status = RolloutStatus.model_validate(body.get("status") or {})
+        except ValidationError:
+            continue
+        for w in status.last_applied_weights:
+            rule = (w.route, w.rule)
+            if rule in wanted and live.get(rule) == (w.stable, w.canary):
+                out.setdefault(rule, other)
+    return out

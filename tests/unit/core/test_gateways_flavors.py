@@ -110,11 +110,21 @@ def test_unknown_controller_without_flavor_is_invalid_naming_the_field() -> None
         with_flavors(spec(ERR), ["example.com/other"])
     assert exc.value.field == "spec.analysis.metrics[0].flavor"
     assert "set flavor or query" in str(exc.value) and "example.com/other" in str(exc.value)
+    # the fix names the fields: the flavor (with its values), or a query + requestCount
+    assert "spec.analysis.metrics[0].flavor (app | envoy-gateway | istio | traefik)" in str(
+        exc.value
+    )
+    assert "spec.analysis.requestCount" in str(exc.value)
 
 
 def test_custom_query_needs_a_request_count_source() -> None:
-    with pytest.raises(InvalidRollout, match="set flavor or requestCount"):
+    with pytest.raises(InvalidRollout, match="set flavor or requestCount") as exc:
         with_flavors(spec(CUSTOM), ["example.com/other"])
+    assert exc.value.field == "spec.analysis.metrics[0].flavor"
+    message = str(exc.value)
+    assert "spec.analysis.metrics[0].flavor (app | envoy-gateway | istio | traefik)" in message
+    assert "or spec.analysis.requestCount" in message
+    assert "needs a request count for minRequests and the observed share" in message
     counted = spec(CUSTOM, requestCount="sum(increase(req{b='{{backend}}'}[{{interval}}]))")
     assert with_flavors(counted, ["example.com/other"]).analysis.metrics[0].flavor is None
     assert with_flavors(spec(CUSTOM), [ENVOY]).analysis.metrics[0].flavor == "envoy-gateway"

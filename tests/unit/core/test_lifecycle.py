@@ -20,7 +20,7 @@ from canary.core.models import RolloutStatus
 from canary.core.phases import Cond, Reason
 from canary.core.rollout.hashing import spec_hash
 from canary.core.rollout.machine import decide
-from canary.core.rollout.observation import Observation
+from canary.core.rollout.observation import Command, Observation
 from canary.core.rollout.schedule import rfc3339
 from tests.unit.core.test_machine_support import RULES, T0, live, make_rollout, make_spec
 
@@ -85,6 +85,18 @@ def test_hands_off_phases_never_write_and_report_drift(phase: str) -> None:
 
 
 @pytest.mark.parametrize("phase", ["Succeeded", "Failed"])
+def test_a_successor_taking_over_the_rule_is_not_drift(phase: str) -> None:
+    status = given(phase, 100 if phase == "Succeeded" else 50)
+    taken = (("HTTPRoute/api-route", 0, "next"),)
+    plan = decide(make_rollout(), status, seen(5, taken_over=taken), T0)  # next's step 1
+    assert plan.events == () and not plan.write_routes
+    drifted = plan.status.condition(Cond.DRIFTED)
+    assert drifted is not None
+    assert (drifted.status, drifted.reason) == ("False", Reason.TAKEN_OVER)
+    assert drifted.message == "taken over (not drift): HTTPRoute/api-route rule 0 by Rollout next"
+
+
+@pytest.mark.parametrize("phase", ["Succeeded", "Failed"])
 def test_deleting_a_hands_off_rollout_leaves_the_route(phase: str) -> None:
     plan = deleting(given(phase, 100 if phase == "Succeeded" else 50), 100)
     assert plan.desired == () and not plan.write_routes
@@ -115,6 +127,69 @@ def test_restored_phases_keep_stable_100_asserted(phase: str) -> None:
 def test_deleting_a_restored_rollout_leaves_the_route(phase: str) -> None:
     plan = deleting(given(phase, 0), 0)
     assert plan.desired == () and not plan.write_routes and plan.requeue_after is None
+
+
+# -- an invalid spec edit keeps the phase (RolledBack, Aborted, Succeeded) -----------------
+
+BAD = "spec.analysis.metrics[0].flavor: set flavor or query"
+
+
+@pytest.mark.parametrize("phase", ["RolledBack", "Aborted"])
+def test_an_invalid_spec_keeps_restored_phases_asserting_stable_100(phase: str) -> None:
+    status = given(phase, 0)
+    plan = decide(make_rollout(), status, seen(40, invalid=BAD), T0)
+    assert plan.status.phase == phase  # not Failed (which would stop asserting)
+    assert plan.write_routes and {(d.stable, d.canary) for d in plan.desired} == {(100, 0)}
+    invalid = plan.status.condition(Cond.INVALID)
+    assert invalid is not None
+    assert (invalid.status, invalid.reason) == ("True", Reason.INVALID_SPEC)
+    assert invalid.message == (
+        f"{BAD}; {phase} kept: stable 100 / canary 0 stays asserted on HTTPRoute/api-route rule 0"
+    )
+    assert [e.reason for e in plan.events if e.type == "Warning"] == [
+        Reason.INVALID_SPEC,
+        Reason.DRIFT,
+    ]
+    # retry is refused while the spec is invalid; the weights stay asserted
+    again = decide(
+        make_rollout(), plan.status, seen(40, invalid=BAD, command=Command("retry", "r1")), T0
+    )
+    assert again.status.phase == phase and again.write_routes
+    assert again.command_ack is not None and again.command_ack.result.startswith("ignored")
+
+
+@pytest.mark.parametrize("phase", ["RolledBack", "Aborted"])
+def test_an_invalid_spec_with_nothing_safe_to_assert_writes_nothing_and_says_why(
+    phase: str,
+) -> None:
+    why = "spec.stable, canary, routes or steps changed since it applied stable 100 / canary 0"
+    plan = decide(make_rollout(), given(phase, 0), Observation(invalid=BAD, unasserted=why), T0)
+    assert plan.status.phase == phase
+    assert plan.desired == () and not plan.write_routes
+    invalid = plan.status.condition(Cond.INVALID)
+    assert invalid is not None and invalid.status == "True"
+    assert invalid.message == (
+        f"{BAD}; {phase} kept: nothing can be asserted safely ({why}); the route is not written"
+    )
+
+
+def test_an_invalid_spec_keeps_a_succeeded_release_hands_off() -> None:
+    plan = decide(make_rollout(), given("Succeeded", 100), seen(100, invalid=BAD), T0)
+    assert plan.status.phase == "Succeeded" and not plan.write_routes and plan.desired == ()
+    invalid = plan.status.condition(Cond.INVALID)
+    assert invalid is not None and invalid.status == "True"
+    assert invalid.message == f"{BAD}; Succeeded kept: hands off, the route is not written"
+    completed = plan.status.condition(Cond.COMPLETED)
+    assert completed is not None and completed.status == "True"
+    # valid again: Invalid turns False, still Succeeded and hands off
+    valid = decide(make_rollout(), plan.status, seen(100), T0 + timedelta(seconds=5))
+    cond = valid.status.condition(Cond.INVALID)
+    assert valid.status.phase == "Succeeded" and cond is not None and cond.status == "False"
+
+
+def test_an_invalid_spec_mid_flight_still_fails() -> None:
+    plan = decide(make_rollout(), given("Progressing", 5), seen(5, invalid=BAD), T0)
+    assert plan.status.phase == "Failed" and not plan.write_routes
 
 
 # -- mid-flight: onDelete applies ---------------------------------------------------------
@@ -166,6 +241,27 @@ def test_rollback_unconfirmed_ends_rolled_back_at_the_deadline(
     assert Reason.ROLLBACK_UNCONFIRMED in {e.reason for e in plan.events}
     # the stable-100 write stands and stays asserted
     assert {(d.stable, d.canary) for d in plan.desired} == {(100, 0)}
+    # every cause is named in a condition, not only in the message and the Event
+    waiting = before.status.condition(Cond.ROLLBACK_CONFIRMED)
+    assert waiting is not None and (waiting.status, waiting.reason) == ("False", "Confirming")
+    assert cause in waiting.message
+    cond = plan.status.condition(Cond.ROLLBACK_CONFIRMED)
+    assert cond is not None
+    assert (cond.type, cond.status, cond.reason) == (
+        "RollbackConfirmed",
+        "False",
+        Reason.ROLLBACK_UNCONFIRMED,
+    )
+    assert cond.message.startswith("stable 100 / canary 0 written, not confirmed: ")
+    assert cause in cond.message
+    # it stays on show in RolledBack while the cause lasts, and turns True once confirmed
+    later = decide(make_rollout(), plan.status, observation, T0 + timedelta(minutes=11))
+    kept = later.status.condition(Cond.ROLLBACK_CONFIRMED)
+    assert kept is not None and kept.status == "False" and cause in kept.message
+    fixed = decide(make_rollout(), plan.status, seen(0), T0 + timedelta(minutes=12))
+    ok = fixed.status.condition(Cond.ROLLBACK_CONFIRMED)
+    assert ok is not None and (ok.status, ok.reason) == ("True", Reason.ROLLED_BACK)
+    assert fixed.status.phase == "RolledBack" and not fixed.write_routes
 
 
 def test_rollback_confirmed_before_the_deadline() -> None:
@@ -173,6 +269,8 @@ def test_rollback_confirmed_before_the_deadline() -> None:
     plan = decide(make_rollout(), status, seen(0), T0 + timedelta(seconds=3))
     assert plan.status.phase == "RolledBack"
     assert Reason.ROLLED_BACK in {e.reason for e in plan.events}
+    cond = plan.status.condition(Cond.ROLLBACK_CONFIRMED)
+    assert cond is not None and (cond.status, cond.reason) == ("True", Reason.ROLLED_BACK)
 
 
 # -- one owner per rule -------------------------------------------------------------------

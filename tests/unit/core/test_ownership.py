@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from canary.core.phases import Reason
-from canary.core.routes.ownership import Claim, claim_of, owner_conflict
+from canary.core.routes.ownership import Claim, claim_of, owner_conflict, taken_over
 
 NS = "app"
 RULE = ("HTTPRoute/api-route", 0)
@@ -123,3 +123,31 @@ def test_unparseable_peer_claims_nothing() -> None:
     broken = body("a", T1, "Progressing")
     broken["spec"]["steps"] = []
     assert claim_of(broken, ROUTES, NS) is None
+
+
+@pytest.mark.parametrize("phase", ["RolledBack", "Aborted"])
+def test_an_unparseable_rolled_back_peer_still_claims_what_it_holds(phase: str) -> None:
+    """RolledBack/Aborted keep asserting stable 100 / canary 0 after an invalid edit, so
+    they keep their rule: a newcomer may not take it (two owners would fight)."""
+    broken = body("a", T2, phase, applied=True)
+    broken["spec"]["steps"] = []
+    held = claim_of(broken, ROUTES, NS)
+    assert held is not None and held.rules == {RULE} and held.contender
+    newcomer = claim(body("b", T1))
+    conflict = owner_conflict(newcomer, [held])
+    assert conflict is not None and "Rollout a" in conflict
+
+
+def test_taken_over_names_the_rollout_that_sets_a_released_rule() -> None:
+    live = {RULE: (95, 5)}
+    active = body("next", T2, "Progressing")  # owns the rule now (no weights recorded yet)
+    assert taken_over("a", [RULE], live, [active], ROUTES, NS) == {RULE: "next"}
+    finished = body("next", T2, "Succeeded", applied=True)  # its last applied: 95/5
+    assert taken_over("a", [RULE], live, [finished], ROUTES, NS) == {RULE: "next"}
+    # a finished Rollout whose weights are not the live ones did not write them
+    assert taken_over("a", [RULE], {RULE: (70, 30)}, [finished], ROUTES, NS) == {}
+    # a Rollout that does not own the rule (Failed, not for ownership) takes nothing
+    assert taken_over("a", [RULE], {RULE: (70, 30)}, [body("x", T2, "Failed")], ROUTES, NS) == {}
+    # itself, or a rule it did not release, never count
+    assert taken_over("next", [RULE], live, [active], ROUTES, NS) == {}
+    assert taken_over("a", [], live, [active], ROUTES, NS) == {}
