@@ -260,20 +260,36 @@ def weights(rng: random.Random, i: int, dom: str) -> Scenario:
 
 
 def ties(rng: random.Random, i: int, dom: str) -> Scenario:
-    """Identical matches in two routes; the newer one has more rules (rule-order term)."""
+    """Equal matches in two routes (the same path and one header each, different names):
+    the spec takes the older route, Traefik the newer one, whose rule 0 has the larger
+    rule-order term (it has more rules). And an identical rule in both, of which Traefik
+    keeps one router, the older route's (as the spec). The routes are created within a
+    second as a rule, so the spec's tie-break falls to ``namespace/name``: ``-a-old`` sorts
+    before ``-b-new``, as its creation does."""
     name = f"ties{i}"
     host = f"a.{dom}"
     path = "/" + rng.choice(_SEGS)
     more = rng.randint(1, 3)
+    old, new = f"{name}-a-old", f"{name}-b-new"
     routes = [
-        _route("HTTPRoute", f"{name}-old", [host],
-               [_rule(f"{name}-old.0", [_path("PathPrefix", path)], [("b0", 1)])]),
-        _route("HTTPRoute", f"{name}-new", [host],
-               [_rule(f"{name}-new.0", [_path("PathPrefix", path)], [("b1", 1)])]
-               + [_rule(f"{name}-new.{k}", [_path("Exact", f"/other{k}")], [("b2", 1)])
-                  for k in range(1, more + 1)]),
+        _route("HTTPRoute", old, [host], [
+            _rule(f"{old}.0", [{**_path("PathPrefix", path),
+                                "headers": [{"name": "X-T", "value": "1"}]}], [("b0", 1)]),
+            _rule(f"{old}.1", [_path("PathPrefix", path + "/dup")], [("b0", 1)])]),
+        _route("HTTPRoute", new, [host], [
+            _rule(f"{new}.0", [{**_path("PathPrefix", path),
+                                "headers": [{"name": "X-U", "value": "1"}]}], [("b1", 1)]),
+            _rule(f"{new}.1", [_path("PathPrefix", path + "/dup")], [("b1", 1)])]
+            + [_rule(f"{new}.{k}", [_path("Exact", f"/other{k}")], [("b2", 1)])
+               for k in range(2, more + 2)]),
     ]  # fmt: skip
-    cases = [Case(name, "GET", host, path), Case(name, "GET", host, path + "/x")]
+    both = [("X-T", "1"), ("X-U", "1")]
+    cases = [
+        Case(name, "GET", host, path, "", both),
+        Case(name, "GET", host, path + "/x", "", both),
+        Case(name, "GET", host, path, "", [("X-T", "1")]),
+        Case(name, "GET", host, path + "/dup"),
+    ]
     return Scenario(name, "ties", routes, cases)
 
 
