@@ -1,6 +1,6 @@
 """Differential harness: the real Traefik of the local stack against the evaluator's profiles.
 
-    python -m stack.differential [--seed 1] [--rounds 6] [--json out.json]
+    python -m stack.differential [--seed 1 [2 ...]] [--rounds 6] [--json out.json]
 
 Applies seeded route sets (``stack.difftypes``) in a fresh namespace of the running stack
 (`.local/cluster.env`), with echo backends (``stack.echo``: HTTP and gRPC) behind
@@ -9,8 +9,14 @@ sends every request (HTTP with ``http.client``; gRPC with a real ``grpcio`` clie
 compares what came back — status, serving rule (the echo shows the ``X-Canary-Rule``
 header each rule sets), split over whole WRR cycles, forwarded path, Host and modified
 headers, redirect Location — with the evaluator's ``traefik`` and ``spec`` profiles.
-Prints a table: requests, cases, agreement with each profile, the spec's divergences by
-class (``divergence.classify``); exit 0 when the traefik profile agrees on every case.
+Per seed and in total it prints requests, cases, the traefik profile's verdicts — agree,
+tie (the profile finds routers of equal priority, which Traefik does not order, and
+Traefik served one of them: not counted as agreement), disagree — in cases and in
+requests, the agreement of each profile per case and per request, and the spec's
+divergences by class (``divergence.classify``). ``--json`` writes that and every case's
+raw record (request, the answer each profile expects, what Traefik did, the verdicts);
+``make differential`` writes it to ``benchmarks/results/differential-<date>.json``.
+Exit 0 when no case disagrees and every router's rule text and priority are as modelled.
 """
 
 from __future__ import annotations
