@@ -83,9 +83,9 @@ bench: venv ## benchmarks (tables)
 	$(PY) benchmarks/evaluator.py
 
 DIFF_SEEDS ?= 1 2 3
-differential: venv cluster-up ## real Traefik vs the evaluator's traefik/spec profiles (seeded route sets)
-	@for s in $(DIFF_SEEDS); do echo "== seed $$s"; \
-	  $(PY) -m stack.differential --seed $$s --rounds 6 --json .local/differential-$$s.json || exit 1; done
+DIFF_JSON ?= benchmarks/results/differential-$(shell date -u +%Y%m%d).json
+differential: venv cluster-up ## real Traefik vs the evaluator's traefik/spec profiles (seeded route sets; raw results in $(DIFF_JSON))
+	$(PY) -m stack.differential --seed $(DIFF_SEEDS) --rounds 6 --json $(DIFF_JSON)
 
 bench-cli: venv cluster-up ## CLI latency (--help, get, status, promote → wire) beside kubectl on the local stack (table)
 	$(PY) benchmarks/cli.py

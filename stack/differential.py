@@ -1,6 +1,6 @@
 """Differential harness: the real Traefik of the local stack against the evaluator's profiles.
 
-    python -m stack.differential [--seed 1] [--rounds 6] [--json out.json]
+    python -m stack.differential [--seed 1 [2 ...]] [--rounds 6] [--json out.json]
 
 Applies seeded route sets (``stack.difftypes``) in a fresh namespace of the running stack
 (`.local/cluster.env`), with echo backends (``stack.echo``: HTTP and gRPC) behind
@@ -9,8 +9,14 @@ sends every request (HTTP with ``http.client``; gRPC with a real ``grpcio`` clie
 compares what came back — status, serving rule (the echo shows the ``X-Canary-Rule``
 header each rule sets), split over whole WRR cycles, forwarded path, Host and modified
 headers, redirect Location — with the evaluator's ``traefik`` and ``spec`` profiles.
-Prints a table: requests, cases, agreement with each profile, the spec's divergences by
-class (``divergence.classify``); exit 0 when the traefik profile agrees on every case.
+Per seed and in total it prints requests, cases, the traefik profile's verdicts — agree,
+tie (the profile finds routers of equal priority, which Traefik does not order, and
+Traefik served one of them: not counted as agreement), disagree — in cases and in
+requests, the agreement of each profile per case and per request, and the spec's
+divergences by class (``divergence.classify``). ``--json`` writes that and every case's
+raw record (request, the answer each profile expects, what Traefik did, the verdicts);
+``make differential`` writes it to ``benchmarks/results/differential-<date>.json``.
+Exit 0 when no case disagrees and every router's rule text and priority are as modelled.
 """
 
 from __future__ import annotations
@@ -71,15 +77,54 @@ class Observed:
     location: str | None = None
 
 
+AGREE, TIE, DISAGREE = "agree", "tie", "disagree"
+
+
 @dataclass
 class Result:
     case: Case
     observed: Observed
-    traefik_ok: bool
+    traefik: str  # AGREE; TIE (the profile predicts equal priorities and Traefik served
+    # one of the tied routers: not verified); DISAGREE
     spec_ok: bool
     why_traefik: str
     divergence: str | None  # class of the spec's difference (None when it agrees)
     requests: int
+    expected: dict[str, str] = field(default_factory=dict)  # profile -> one-line answer
+
+    @property
+    def traefik_ok(self) -> bool:
+        """Not a disagreement (a tie is not one, but is counted apart)."""
+        return self.traefik != DISAGREE
+
+    def to_dict(self) -> dict[str, Any]:
+        """The raw record of one case (benchmarks/results/differential-*.json)."""
+        o = self.observed
+        observed: dict[str, Any] = {"status": o.status}
+        if o.tags:
+            observed["rules"] = dict(o.tags)
+        if len(o.backends) > 1 or self.requests > 1:
+            observed["backends"] = dict(o.backends)
+        if o.target is not None and self.case.grpc is None:
+            observed["path"] = o.target
+        if o.location is not None:
+            observed["location"] = o.location
+        out: dict[str, Any] = {
+            "scenario": self.case.scenario,
+            "request": describe(self.case),
+            "n": self.requests,
+            "expected": (
+                {"both": self.expected["traefik"]}
+                if len(set(self.expected.values())) == 1
+                else self.expected
+            ),
+            "observed": observed,
+            "traefik": self.traefik,
+            "spec": "agree" if self.spec_ok else self.divergence,
+        }
+        if self.why_traefik:
+            out["why"] = self.why_traefik
+        return out
 
 
 # --- the stack --------------------------------------------------------------------------------
@@ -334,18 +379,55 @@ def _modified(d: Decision, case: Case) -> list[str]:
     return sorted(n for n in names if n.startswith("x-") and n != RULE_HEADER.lower())
 
 
+def tag_of(label: str) -> str:
+    """The ``X-Canary-Rule`` tag of a router label ("HTTPRoute ns/name rule 1 match 0")."""
+    words = label.split()
+    return f"{words[1].split('/', 1)[1]}.{words[3]}"
+
+
+def traefik_verdict(d: Decision, obs: Observed, case: Case) -> tuple[str, str]:
+    """(AGREE | TIE | DISAGREE, what differs). With equal-priority routers (``tied_with``)
+    Traefik's choice is not determined: TIE when it served only rules among the tied ones
+    (whatever the profile named first), DISAGREE when it served another."""
+    why = agrees(d, obs, case)
+    if not d.tied_with:
+        return (DISAGREE, why) if why else (AGREE, "")
+    first = f"{(d.route or '/').split('/', 1)[1]}.{d.rule}"
+    allowed = {first} | {tag_of(x) for x in d.tied_with}
+    if obs.status == d.status and obs.tags and set(obs.tags) <= allowed:
+        return TIE, ""
+    return DISAGREE, why or f"served by {dict(obs.tags)}, tied routers {sorted(allowed)}"
+
+
+def brief(d: Decision, case: Case) -> str:
+    """A decision in a few words: status, the rule's tag, a split, a changed path, Location."""
+    if d.route is None:
+        return str(d.status)
+    out = f"{d.status} {d.route.split('/', 1)[1]}.{d.rule}"
+    shares = {b.name.split("/")[-1]: b.share for b in d.backends if b.share > 0}
+    if len(shares) > 1:
+        out += " " + ",".join(f"{k}={v:.3g}" for k, v in shares.items())
+    if d.location is not None:
+        return f"{out} -> {d.location}"
+    path = d.request.path
+    if case.grpc is None and path != case.path:
+        out += f" path {path}"
+    return out
+
+
 def compare_case(table: Table, case: Case, obs: Observed, port: int) -> Result:
     req = _request(case, port)
     t = evaluate(table, req, profile=TRAEFIK_PROFILE)
     s = evaluate(table, req, profile=SPEC_PROFILE)
-    why_t = agrees(t, obs, case)
-    if why_t and t.tied_with:
-        why_t = ""  # Traefik may serve any of the tied routers: not a disagreement
+    verdict, why_t = traefik_verdict(t, obs, case)
     why_s = agrees(s, obs, case)
     divergence = None
     if why_s:
-        divergence = classify(table, req, s, t)[0] if not why_t else "unexplained"
-    return Result(case, obs, not why_t, not why_s, why_t, divergence, case.repeat)
+        divergence = classify(table, req, s, t)[0] if verdict != DISAGREE else "unexplained"
+    expected = {"traefik": brief(t, case), "spec": brief(s, case)}
+    if t.tied_with:
+        expected["traefik"] += f" (tied: {', '.join(tag_of(x) for x in t.tied_with)})"
+    return Result(case, obs, verdict, not why_s, why_t, divergence, case.repeat, expected)
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -357,6 +439,8 @@ class Report:
     seconds: float
     model: dict[str, int] = field(default_factory=dict)  # traefik profile: rule -> priority
     served: dict[str, int] = field(default_factory=dict)  # Traefik's API: rule -> priority
+    seed: int | None = None
+    namespace: str = ""
 
     @property
     def router_mismatches(self) -> list[str]:
@@ -373,51 +457,126 @@ class Report:
     def requests(self) -> int:
         return sum(r.requests for r in self.results)
 
+    @property
+    def ok(self) -> bool:
+        """No traefik disagreement and every router as modelled (ties are allowed)."""
+        return all(r.traefik_ok for r in self.results) and not self.router_mismatches
+
     def agreement(self, which: Callable[[Result], bool]) -> float:
+        """Share of *cases* for which ``which`` holds."""
         return sum(1 for r in self.results if which(r)) / max(1, len(self.results))
+
+    def request_agreement(self, which: Callable[[Result], bool]) -> float:
+        """Share of *requests* (a case sent n times counts n) for which ``which`` holds."""
+        return sum(r.requests for r in self.results if which(r)) / max(1, self.requests)
+
+    def traefik_counts(self) -> dict[str, dict[str, int]]:
+        """Cases and requests per traefik verdict (agree, tie, disagree)."""
+        out = {v: {"cases": 0, "requests": 0} for v in (AGREE, TIE, DISAGREE)}
+        for r in self.results:
+            out[r.traefik]["cases"] += 1
+            out[r.traefik]["requests"] += r.requests
+        return out
 
     def by_class(self) -> Counter[str]:
         return Counter(r.divergence for r in self.results if r.divergence)
 
-    def to_dict(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
+        spec_ok: Callable[[Result], bool] = lambda r: r.spec_ok  # noqa: E731
         return {
+            "seed": self.seed,
+            "namespace": self.namespace,
             "requests": self.requests,
             "cases": len(self.results),
             "routers": len(self.served),
             "router_mismatches": self.router_mismatches,
-            "traefik_agreement": self.agreement(lambda r: r.traefik_ok),
-            "spec_agreement": self.agreement(lambda r: r.spec_ok),
-            "spec_divergences": dict(self.by_class()),
+            "traefik": self.traefik_counts(),
+            "traefik_agreement": {
+                "cases": self.agreement(lambda r: r.traefik == AGREE),
+                "requests": self.request_agreement(lambda r: r.traefik == AGREE),
+            },
+            "spec_agreement": {
+                "cases": self.agreement(spec_ok),
+                "requests": self.request_agreement(spec_ok),
+            },
+            "spec_divergences": dict(sorted(self.by_class().items())),
             "traefik_disagreements": [
-                {"scenario": r.case.scenario, "request": _describe(r.case), "why": r.why_traefik}
+                {"scenario": r.case.scenario, "request": describe(r.case), "why": r.why_traefik}
                 for r in self.results
                 if not r.traefik_ok
             ],
             "seconds": round(self.seconds, 1),
         }
 
+    def to_dict(self) -> dict[str, Any]:
+        """The summary and every case's raw record (the namespace written as ``$ns``)."""
+        records = json.dumps([r.to_dict() for r in self.results])
+        if self.namespace:
+            records = records.replace(self.namespace, "$ns")
+        return {**self.summary(), "results": json.loads(records)}
+
     def table(self) -> str:
-        d = self.to_dict()
-        lines = [
-            f"requests sent through Traefik   {d['requests']}",
-            f"cases compared                  {d['cases']}",
-            f"Traefik routers (rule+priority) {d['routers']}, "
-            f"{len(d['router_mismatches'])} differ from the traefik profile",
-            f"agreement, traefik profile      {d['traefik_agreement'] * 100:.1f} %",
-            f"agreement, spec profile         {d['spec_agreement'] * 100:.1f} %",
-            "spec divergences by class:",
-        ]
-        for code, n in sorted(d["spec_divergences"].items(), key=lambda kv: (-kv[1], kv[0])):
-            lines.append(f"  {code:<24} {n}")
-        for x in d["router_mismatches"]:
-            lines.append(f"ROUTER: {x}")
-        for x in d["traefik_disagreements"]:
-            lines.append(f"DISAGREES (traefik): {x['scenario']}: {x['request']}: {x['why']}")
-        lines.append(f"took {d['seconds']} s")
-        return "\n".join(lines)
+        return summary_table(self.summary())
 
 
-def _describe(case: Case) -> str:
+def summary_table(d: dict[str, Any]) -> str:
+    """A run's (or a total's) summary as printed lines."""
+    t = d["traefik"]
+    ta, sa = d["traefik_agreement"], d["spec_agreement"]
+    lines = [
+        f"requests sent through Traefik   {d['requests']}",
+        f"cases compared                  {d['cases']}",
+        f"Traefik routers (rule+priority) {d['routers']}, "
+        f"{len(d['router_mismatches'])} differ from the traefik profile",
+        f"traefik profile, cases          agree {t[AGREE]['cases']}, tie {t[TIE]['cases']}, "
+        f"disagree {t[DISAGREE]['cases']}",
+        f"traefik profile, requests       agree {t[AGREE]['requests']}, "
+        f"tie {t[TIE]['requests']}, disagree {t[DISAGREE]['requests']}",
+        f"agreement, traefik profile      {ta['cases'] * 100:.1f} % of cases, "
+        f"{ta['requests'] * 100:.1f} % of requests (ties not counted as agreement)",
+        f"agreement, spec profile         {sa['cases'] * 100:.1f} % of cases, "
+        f"{sa['requests'] * 100:.1f} % of requests",
+        "spec divergences by class (cases):",
+    ]
+    for code, n in sorted(d["spec_divergences"].items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"  {code:<24} {n}")
+    for x in d["router_mismatches"]:
+        lines.append(f"ROUTER: {x}")
+    for x in d["traefik_disagreements"]:
+        lines.append(f"DISAGREES (traefik): {x['scenario']}: {x['request']}: {x['why']}")
+    lines.append(f"took {d['seconds']} s")
+    return "\n".join(lines)
+
+
+def total(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The seeds' summaries added up (agreements recomputed from the counts)."""
+    out: dict[str, Any] = {"seed": [s["seed"] for s in summaries], "namespace": ""}
+    for key in ("requests", "cases", "routers", "seconds"):
+        out[key] = sum(s[key] for s in summaries)
+    out["seconds"] = round(out["seconds"], 1)
+    out["router_mismatches"] = [x for s in summaries for x in s["router_mismatches"]]
+    out["traefik"] = {
+        v: {k: sum(s["traefik"][v][k] for s in summaries) for k in ("cases", "requests")}
+        for v in (AGREE, TIE, DISAGREE)
+    }
+    agree = out["traefik"][AGREE]
+    out["traefik_agreement"] = {
+        "cases": agree["cases"] / max(1, out["cases"]),
+        "requests": agree["requests"] / max(1, out["requests"]),
+    }
+    out["spec_agreement"] = {
+        k: sum(s["spec_agreement"][k] * s[k] for s in summaries) / max(1, out[k])
+        for k in ("cases", "requests")
+    }
+    classes: Counter[str] = Counter()
+    for s in summaries:
+        classes.update(s["spec_divergences"])
+    out["spec_divergences"] = dict(sorted(classes.items()))
+    out["traefik_disagreements"] = [x for s in summaries for x in s["traefik_disagreements"]]
+    return out
+
+
+def describe(case: Case) -> str:
     if case.grpc is not None:
         return f"gRPC {case.host} /{case.grpc[0]}/{case.grpc[1]} {case.headers or ''}".strip()
     q = f"?{case.query}" if case.query else ""
@@ -451,7 +610,7 @@ def run(
                 results.append(compare_case(table, case, _merge(sent), port))
     finally:
         echo.stop()
-    return Report(results, time.monotonic() - start, model, served)
+    return Report(results, time.monotonic() - start, model, served, seed, namespace)
 
 
 def _gateway_docs(api: client.ApiClient) -> list[dict[str, Any]]:
@@ -482,18 +641,59 @@ def _backend_docs(api: client.ApiClient, namespace: str) -> list[dict[str, Any]]
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack.differential", description=__doc__)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, nargs="+", default=[1], help="one run per seed")
     parser.add_argument("--rounds", type=int, default=6, help="scenarios of each family")
     parser.add_argument("--env", default=str(REPO / ".local" / "cluster.env"))
-    parser.add_argument("--json", help="write the report as JSON here")
+    parser.add_argument(
+        "--json", help="write every seed's summary, the total and each case's raw record here"
+    )
     args = parser.parse_args(argv)
     env = read_cluster_env(args.env)
-    report = run(env, seed=args.seed, rounds=args.rounds)
-    print(report.table())
+    reports = []
+    for seed in args.seed:
+        print(f"== seed {seed}", flush=True)
+        report = run(env, seed=seed, rounds=args.rounds)
+        print(report.table(), flush=True)
+        reports.append(report)
+    summed = total([r.summary() for r in reports])
+    if len(reports) > 1:
+        print(f"== total, seeds {' '.join(map(str, args.seed))}")
+        print(summary_table(summed))
     if args.json:
-        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2))
-    ok = all(r.traefik_ok for r in report.results) and not report.router_mismatches
-    return 0 if ok else 1
+        doc = {
+            "what": "python -m stack.differential: real Traefik vs the traefik and spec profiles",
+            "traefik": _traefik_version(env),
+            "date": time.strftime("%Y-%m-%d", time.gmtime()),
+            "rounds": args.rounds,
+            "total": summed,
+            "runs": [r.to_dict() for r in reports],
+        }
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(_compact_json(doc))
+    return 0 if all(r.ok for r in reports) else 1
+
+
+def _traefik_version(env: dict[str, str]) -> str:
+    """Traefik's version from its API (``/api/version``), or "unknown"."""
+    try:
+        conn = http.client.HTTPConnection(env["TRAEFIK_API_URL"].split("://", 1)[1], timeout=5)
+        conn.request("GET", "/api/version")
+        version = str(json.loads(conn.getresponse().read()).get("Version", "unknown"))
+        conn.close()
+        return version
+    except (OSError, ValueError, KeyError):
+        return "unknown"
+
+
+def _compact_json(doc: dict[str, Any]) -> str:
+    """Indented JSON with one line per case record (small, and diffs line by line)."""
+    runs = doc["runs"]
+    shell = {**doc, "runs": [{**r, "results": "@@RESULTS@@"} for r in runs]}
+    text = json.dumps(shell, indent=1)
+    for r in runs:
+        lines = ",\n    ".join(json.dumps(x, separators=(",", ":")) for x in r["results"])
+        text = text.replace('"@@RESULTS@@"', "[\n    " + lines + "\n   ]", 1)
+    return text + "\n"
 
 
 if __name__ == "__main__":

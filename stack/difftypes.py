@@ -6,7 +6,10 @@ it: precedence ladders within a route, hostname precedence across routes (exact 
 wildcard), methods against prefixes, header and query-parameter counts (repeated values,
 a repeated name), rewrites and redirects, weights (with an all-zero rule, a Service
 without ready endpoints and a missing one), ties across routes, and GRPCRoutes (exact
-and regex services and methods, headers, method names that extend a matched one).
+and regex services and methods, headers, method names that extend a matched one); and
+three families aimed at one divergence each: a PathPrefix with a trailing ``/`` against
+the same prefix plus a header or query match (``slash``), more header matches than a
+longer prefix's extra characters (``counts``) and RegularExpression paths (``regex``).
 Every rule sets ``X-Canary-Rule: <route>.<rule>`` (a RequestHeaderModifier) so the echo
 backend tells which rule served.
 """
@@ -43,7 +46,7 @@ class Case:
 @dataclass
 class Scenario:
     name: str
-    family: str  # ladder | hosts | method | matches | filters | weights | ties | grpc
+    family: str  # one of FAMILIES
     routes: list[dict[str, Any]]
     cases: list[Case]
 
@@ -257,21 +260,114 @@ def weights(rng: random.Random, i: int, dom: str) -> Scenario:
 
 
 def ties(rng: random.Random, i: int, dom: str) -> Scenario:
-    """Identical matches in two routes; the newer one has more rules (rule-order term)."""
+    """Equal matches in two routes (the same path and one header each, different names):
+    the spec takes the older route, Traefik the newer one, whose rule 0 has the larger
+    rule-order term (it has more rules). And an identical rule in both, of which Traefik
+    keeps one router, the older route's (as the spec). The routes are created within a
+    second as a rule, so the spec's tie-break falls to ``namespace/name``: ``-a-old`` sorts
+    before ``-b-new``, as its creation does."""
     name = f"ties{i}"
     host = f"a.{dom}"
     path = "/" + rng.choice(_SEGS)
     more = rng.randint(1, 3)
+    old, new = f"{name}-a-old", f"{name}-b-new"
     routes = [
-        _route("HTTPRoute", f"{name}-old", [host],
-               [_rule(f"{name}-old.0", [_path("PathPrefix", path)], [("b0", 1)])]),
-        _route("HTTPRoute", f"{name}-new", [host],
-               [_rule(f"{name}-new.0", [_path("PathPrefix", path)], [("b1", 1)])]
-               + [_rule(f"{name}-new.{k}", [_path("Exact", f"/other{k}")], [("b2", 1)])
-                  for k in range(1, more + 1)]),
+        _route("HTTPRoute", old, [host], [
+            _rule(f"{old}.0", [{**_path("PathPrefix", path),
+                                "headers": [{"name": "X-T", "value": "1"}]}], [("b0", 1)]),
+            _rule(f"{old}.1", [_path("PathPrefix", path + "/dup")], [("b0", 1)])]),
+        _route("HTTPRoute", new, [host], [
+            _rule(f"{new}.0", [{**_path("PathPrefix", path),
+                                "headers": [{"name": "X-U", "value": "1"}]}], [("b1", 1)]),
+            _rule(f"{new}.1", [_path("PathPrefix", path + "/dup")], [("b1", 1)])]
+            + [_rule(f"{new}.{k}", [_path("Exact", f"/other{k}")], [("b2", 1)])
+               for k in range(2, more + 2)]),
     ]  # fmt: skip
-    cases = [Case(name, "GET", host, path), Case(name, "GET", host, path + "/x")]
+    both = [("X-T", "1"), ("X-U", "1")]
+    cases = [
+        Case(name, "GET", host, path, "", both),
+        Case(name, "GET", host, path + "/x", "", both),
+        Case(name, "GET", host, path, "", [("X-T", "1")]),
+        Case(name, "GET", host, path + "/dup"),
+    ]
     return Scenario(name, "ties", routes, cases)
+
+
+def slash(rng: random.Random, i: int, dom: str) -> Scenario:
+    """A PathPrefix written with a trailing ``/`` against the same prefix without it plus a
+    header or query match (the spec: equal prefixes, the extra match wins; Traefik: the
+    ``/`` counts a character, 100, more than a header or a query match)."""
+    name = f"slash{i}"
+    host = f"a.{dom}"
+    seg = "/" + rng.choice(_SEGS)
+    extra: dict[str, Any] = (
+        {"headers": [{"name": "X-A", "value": "1"}]}
+        if rng.random() < 0.5
+        else {"queryParams": [{"name": "q", "value": "1"}]}
+    )
+    rules = [
+        _rule(f"{name}.0", [_path("PathPrefix", seg + "/")], [("b0", 1)]),
+        _rule(f"{name}.1", [{**_path("PathPrefix", seg), **extra}], [("b1", 1)]),
+    ]
+    hdr = [("X-A", "1")] if "headers" in extra else []
+    query = "q=1" if "queryParams" in extra else ""
+    cases = [
+        Case(name, "GET", host, seg + "/x", query, hdr),
+        Case(name, "GET", host, seg, query, hdr),
+        Case(name, "GET", host, seg + "/", query, hdr),
+        Case(name, "GET", host, seg + "/x"),
+    ]
+    return Scenario(name, "slash", [_route("HTTPRoute", name, [host], rules)], cases)
+
+
+def counts(rng: random.Random, i: int, dom: str) -> Scenario:
+    """A longer prefix against a shorter one with more header matches than the extra
+    characters (each header 100, each character 100 in Traefik; the spec: length first)."""
+    name = f"counts{i}"
+    host = f"a.{dom}"
+    short = "/" + rng.choice(_SEGS)
+    extra = rng.randint(1, 2)  # characters added after "/": the prefix is extra + 1 longer
+    long_ = short + "/" + "ab"[:extra]
+    n_headers = extra + 2  # > extra + 1 (and the rule-order term: rule 0 gets 1 more)
+    all_h = [(f"X-C{k}", "v") for k in range(n_headers)]
+    rules = [
+        _rule(f"{name}.0", [_path("PathPrefix", long_)], [("b0", 1)]),
+        _rule(f"{name}.1", [{**_path("PathPrefix", short), "headers": [
+            {"name": n, "value": v} for n, v in all_h]}], [("b1", 1)]),
+    ]  # fmt: skip
+    cases = [
+        Case(name, "GET", host, long_, "", all_h),
+        Case(name, "GET", host, long_ + "/z", "", all_h),
+        Case(name, "GET", host, long_, "", all_h[:-1]),
+        Case(name, "GET", host, short, "", all_h),
+    ]
+    return Scenario(name, "counts", [_route("HTTPRoute", name, [host], rules)], cases)
+
+
+def regex(rng: random.Random, i: int, dom: str) -> Scenario:
+    """RegularExpression paths: Traefik searches unanchored and scores a pattern like a
+    prefix of its length; the evaluator's spec profile full-matches and ranks a regex
+    between Exact and PathPrefix."""
+    name = f"regex{i}"
+    host = f"a.{dom}"
+    seg = rng.choice(("r", "v", "id"))
+    digits = f"/{seg}[0-9]+"
+    long_prefix = "/api/" + rng.choice(("verylongprefix", "longerthanthepattern"))
+    rules = [
+        _rule(f"{name}.0", [_path("RegularExpression", digits)], [("b0", 1)]),
+        _rule(f"{name}.1", [_path("PathPrefix", "/api")], [("b1", 1)]),
+        _rule(f"{name}.2", [_path("RegularExpression", "/api/v.*")], [("b2", 1)]),
+        _rule(f"{name}.3", [_path("PathPrefix", long_prefix)], [("b3", 1)]),
+    ]
+    n = rng.randint(1, 999)
+    cases = [
+        Case(name, "GET", host, f"/{seg}{n}"),  # both: the regex
+        Case(name, "GET", host, f"/api/{seg}{n}/x"),  # unanchored: Traefik the regex
+        Case(name, "GET", host, f"{long_prefix}/x"),  # the longer prefix vs a regex
+        Case(name, "GET", host, "/api/other"),  # both: /api
+        Case(name, "GET", host, f"/x/{seg}{n}"),  # the spec 404, Traefik the regex
+    ]
+    return Scenario(name, "regex", [_route("HTTPRoute", name, [host], rules)], cases)
 
 
 def grpc_routes(rng: random.Random, i: int, dom: str) -> Scenario:
@@ -303,7 +399,10 @@ def grpc_routes(rng: random.Random, i: int, dom: str) -> Scenario:
     return Scenario(name, "grpc", [_route("GRPCRoute", name, [host], rules), web], cases)
 
 
-FAMILIES = ("ladder", "hosts", "method", "matches", "filters", "weights", "ties", "grpc")
+FAMILIES = (
+    "ladder", "hosts", "method", "matches", "filters", "weights", "ties", "grpc",
+    "slash", "counts", "regex",
+)  # fmt: skip
 
 
 def scenarios(seed: int, namespace: str, *, rounds: int, port: int) -> list[Scenario]:
@@ -328,7 +427,13 @@ def scenarios(seed: int, namespace: str, *, rounds: int, port: int) -> list[Scen
                 out.append(weights(rng, i, dom))
             elif family == "ties":
                 out.append(ties(rng, i, dom))
-            else:
+            elif family == "grpc":
                 out.append(grpc_routes(rng, i, dom))
+            elif family == "slash":
+                out.append(slash(rng, i, dom))
+            elif family == "counts":
+                out.append(counts(rng, i, dom))
+            else:
+                out.append(regex(rng, i, dom))
             i += 1
     return out

@@ -112,7 +112,8 @@ def load_table(paths: tuple[str, ...], *, skip_invalid: bool = False) -> tuple[T
 PROFILE_CHOICES = [*sorted(PROFILES), AUTO]
 PROFILE_HELP = (
     "Whose routing: spec (a conformant Gateway), traefik (Traefik's router priorities and "
-    "matchers), auto (from the Gateway's GatewayClass controllerName in the input)."
+    "matchers), auto (traefik when the Gateway's GatewayClass in the input has Traefik's "
+    "controllerName; spec when it has another, is not in the input, or Gateways disagree)."
 )
 
 

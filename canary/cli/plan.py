@@ -73,8 +73,9 @@ class _Target:
     type=click.Choice([*sorted(PROFILES), AUTO]),
     default=None,
     help="Also predict each step's effective canary share with the route evaluator for "
-    "this data plane: spec, traefik, or auto (from the GatewayClass controllerName); "
-    "needs the Gateway in the given files.",
+    "this data plane: spec, traefik, or auto (per route: traefik when its Gateways' "
+    "GatewayClass in the files has Traefik's controllerName, else spec); needs the Gateway "
+    "in the given files. No default: without it, no prediction.",
 )
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 def plan_cmd(

@@ -33,7 +33,23 @@ SHOWN_CONDITIONS = (
     Cond.COMPLETED,
     Cond.INVALID,
     Cond.ROLLBACK_CONFIRMED,
+    Cond.DATA_PLANE_DIVERGENCE,  # only on routes whose data plane has a profile (Traefik)
 )
+# Conditions whose True is the finding (their message is shown when True, not when False).
+TRUE_IS_A_FINDING = frozenset({Cond.DATA_PLANE_DIVERGENCE, Cond.INVALID})
+
+
+def _noteworthy(c: Mapping[str, Any]) -> bool:
+    """Is the condition's message worth a line: a False one, or a True finding?"""
+    finding = c.get("type") in TRUE_IS_A_FINDING
+    return bool(c.get("message")) and (c.get("status") == "True") == finding
+
+
+def _condition_style(c: Mapping[str, Any]) -> str:
+    on_true, on_false = ("red", "green") if c.get("type") in TRUE_IS_A_FINDING else ("green", "red")
+    return {"True": on_true, "False": on_false}.get(str(c.get("status")), "yellow")
+
+
 _PHASE_STYLE: dict[str, str] = {
     Phase.SUCCEEDED: "bold green",
     Phase.PROGRESSING: "cyan",
@@ -316,7 +332,7 @@ def detail_lines(obj: Obj, events: Sequence[Mapping[str, Any]], *, now: dt.datet
         + "  ".join(f"{c.get('type')}={c.get('status')}" for c in conds if c is not None)
     )
     for c in conds:
-        if c is not None and c.get("status") != "True" and c.get("message"):
+        if c is not None and _noteworthy(c):
             lines.append(f"    {c.get('type')}: {c.get('reason', '')} — {c.get('message')}")
     last = s.get("lastCommand")
     if isinstance(last, Mapping):
@@ -384,12 +400,16 @@ def detail_renderable(
     conds = Text("  ").join(
         Text(
             f"{c.get('type')}={c.get('status')}",
-            style={"True": "green", "False": "red"}.get(str(c.get("status")), "yellow"),
+            style=_condition_style(c),
         )
         for c in (condition(obj, t) for t in SHOWN_CONDITIONS)
         if c is not None
     )
     parts.append(Text.assemble(("conditions ", "bold"), conds))
+    for t in sorted(TRUE_IS_A_FINDING):
+        found = condition(obj, t)
+        if found is not None and found.get("status") == "True" and found.get("message"):
+            parts.append(Text(f"{t}: {found.get('message')}", style="red"))
     if s.get("message"):
         parts.append(Text(str(s["message"]), style="italic"))
     last = s.get("lastCommand")

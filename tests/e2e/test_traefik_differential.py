@@ -4,8 +4,10 @@ Given seeded route sets of every family (precedence ladders, hostnames, methods 
 prefixes, header and query matches, rewrites and redirects, weights, ties, GRPCRoutes
 called with a real gRPC client), when they are applied and every request is sent through
 Traefik, then the traefik profile predicts every answer and every router's rule text and
-priority, and the spec profile's differences all have a known cause. The full run is
-``make differential`` (several seeds, ≥ 300 requests each).
+priority (equal priorities, which Traefik does not determine, are counted as ties, not
+agreement), and the spec profile's differences all have a known cause, every listed one
+but listener isolation (the second test) among them. The full run is ``make
+differential`` (three seeds, ≥ 500 requests each; raw results in benchmarks/results/).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from canary.core.routing import (
     make_request,
     profiles,
 )
-from stack.differential import Echo, run, send_http, traefik_routers
+from stack.differential import AGREE, DISAGREE, TIE, Echo, run, send_http, traefik_routers
 from stack.difftypes import GROUP, Case, _path, _route, _rule
 from stack.ready import poll
 from stack.scenario import REPO, create_backend_service
@@ -36,24 +38,33 @@ pytestmark = pytest.mark.e2e
 def test_traefik_profile_predicts_traefik(
     cluster: dict[str, str], figure: Callable[[str], None]
 ) -> None:
-    report = run(cluster, seed=7, rounds=1)
+    report = run(cluster, seed=13, rounds=1)  # a seed whose one round has every divergence
 
     assert report.router_mismatches == []
     disagreements = [
         f"{r.case.scenario}: {r.case.method} {r.case.host}{r.case.path}: {r.why_traefik}"
         for r in report.results
-        if not r.traefik_ok
+        if r.traefik == DISAGREE
     ]
     assert disagreements == []
+    # a tie (equal Traefik priorities: not determined) is counted apart, never as agreement;
+    # the only ties generated are the hosts family's exact/wildcard pairs
+    ties = {r.case.scenario for r in report.results if r.traefik == TIE}
+    assert all(s.startswith("hosts") for s in ties), ties
     known = {d.code for d in profiles.TRAEFIK_PROFILE.divergences}
     classes = report.by_class()
     assert set(classes) <= known, f"divergences without a known cause: {classes}"
-    assert classes, "the sample exercises divergences; none found means nothing was compared"
+    # every listed divergence but listener isolation (the test below) is sent to Traefik
+    assert known - set(classes) == {profiles.LISTENER_ISOLATION}, classes
+    d = report.summary()
     figure(
-        f"{report.requests} requests, {len(report.results)} cases, "
-        f"traefik {report.agreement(lambda r: r.traefik_ok) * 100:.1f} %, "
-        f"spec {report.agreement(lambda r: r.spec_ok) * 100:.1f} %, "
-        f"spec divergences {dict(classes)}"
+        f"{report.requests} requests, {len(report.results)} cases; traefik agree/tie/disagree "
+        f"{d['traefik'][AGREE]['cases']}/{d['traefik'][TIE]['cases']}/"
+        f"{d['traefik'][DISAGREE]['cases']} cases "
+        f"({d['traefik_agreement']['cases'] * 100:.1f} % of cases, "
+        f"{d['traefik_agreement']['requests'] * 100:.1f} % of requests agree), "
+        f"spec {d['spec_agreement']['cases'] * 100:.1f} % of cases, "
+        f"spec divergences {dict(sorted(classes.items()))}"
     )
 
 

@@ -50,7 +50,8 @@ class Divergence:
 
     code: str
     summary: str
-    source: str  # file (or doc) of the implementation it comes from
+    source: str  # file (or doc) of the implementation it comes from (read at tag v3.7.9)
+    observed_on: str = TRAEFIK_VERSION  # the version it was seen on (the differential harness)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,8 @@ _TRAEFIK_DIVERGENCES = (
         REPLACE_PREFIX_MATCH,
         "URLRewrite ReplacePrefixMatch '' also drops the '/' after the prefix: '/strip/bar' "
         "with prefix '/strip' is forwarded as 'bar' (no leading '/'; the spec: '/bar')",
-        "pkg/middlewares/gatewayapi/urlrewrite/url_rewrite.go (observed on 3.7.15)",
+        "pkg/middlewares/gatewayapi/urlrewrite/url_rewrite.go (3.7.15 as observed; the v3.7.9 "
+        "source's path.Join gives the spec's answer)",
     ),
     Divergence(
         REDIRECT_PORT,

@@ -273,3 +273,33 @@ def test_rolled_back_marks_the_failed_step() -> None:
     obj = copy.deepcopy(API)
     obj["status"].update(phase="RolledBack", conditions=[])
     assert [state for _, state in render.step_marks(obj)] == ["done", "failed", "pending"]
+
+
+def test_status_shows_a_data_plane_divergence_and_its_message() -> None:
+    """``canary status`` (plain lines) and the live view show DataPlaneDivergence; its
+    message is printed when True (the finding), not when False (routes as the spec)."""
+    found = (
+        "HTTPRoute/api-route: Traefik 3.7.15 routes a request of an addressed rule differently "
+        "from the Gateway API spec: GET http://api.example.com/users/list: spec → …; "
+        "traefik → … [method-vs-prefix: …]"
+    )
+    obj = copy.deepcopy(API)
+    obj["status"]["conditions"].append(
+        {"type": "DataPlaneDivergence", "status": "True", "reason": "DataPlaneDiverges",
+         "message": found}
+    )  # fmt: skip
+    lines = render.detail_lines(obj, [], now=NOW)
+    assert any("DataPlaneDivergence=True" in x for x in lines)
+    assert f"    DataPlaneDivergence: DataPlaneDiverges — {found}" in lines
+    console = Console(width=400, record=True, color_system=None)
+    console.print(render.detail_renderable(obj, [], now=NOW))
+    text = console.export_text()
+    assert "DataPlaneDivergence=True" in text and f"DataPlaneDivergence: {found}" in text
+    obj["status"]["conditions"][-1].update(
+        status="False",
+        reason="AsSpec",
+        message="the data plane routes the addressed rules as the spec",
+    )
+    lines = render.detail_lines(obj, [], now=NOW)
+    assert any("DataPlaneDivergence=False" in x for x in lines)
+    assert not any("AsSpec" in x for x in lines)

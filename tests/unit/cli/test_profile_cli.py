@@ -92,3 +92,18 @@ def test_plan_profile_predicts_each_step(tmp_path: Path) -> None:
     assert "effective (traefik) HTTPRoute/api-route: 5.0% of 5.0%, verified" in text.output
     missing = run("plan", "-f", files[0], "-f", files[1], "--profile", "traefik")
     assert missing.exit_code == 3 and "no Gateway in the given files" in missing.output
+
+
+def test_plan_without_profile_predicts_nothing_and_help_says_the_defaults() -> None:
+    """``plan`` has no profile default (no prediction without it); evaluate and lint-routes
+    default to spec; every --help says auto falls back to spec."""
+    files = [str(EXAMPLES / n) for n in ("rollout.yaml", "httproute.yaml", "gateway.yaml")]
+    steps = json.loads(run("plan", *[a for f in files for a in ("-f", f)], "-o", "json").output)
+    assert steps and all("effective" not in s for s in steps)
+    plan_help = " ".join(run("plan", "--help").output.split())
+    assert "No default: without it, no prediction." in plan_help
+    assert "else spec" in plan_help
+    for verb in ("evaluate", "lint-routes"):
+        text = " ".join(run(verb, "--help").output.split())
+        assert "[default: spec]" in text, verb
+        assert "spec when it has another, is not in the input, or Gateways disagree" in text

@@ -416,6 +416,43 @@ def test_traefik_gateways_are_predicted_with_the_traefik_profile_and_divergence_
     assert seen.divergence is None and seen.split_verified is True
 
 
+def test_reconcile_writes_the_data_plane_divergence_condition_and_clears_it() -> None:
+    """Given a Rollout on a Traefik Gateway whose addressed rule (PathPrefix /users/list)
+    loses GET requests to another route's method match in Traefik, when the operator
+    reconciles, then the Rollout's status gets DataPlaneDivergence=True (DataPlaneDiverges)
+    naming the request, both answers and the cause; once that route is gone the next pass
+    writes False (AsSpec)."""
+    w = World()
+
+    def deeper(route: dict[str, Any]) -> None:
+        route["spec"]["rules"][0]["matches"][0]["path"]["value"] = "/users/list"
+
+    w.routes.edit(kind="HTTPRoute", namespace=NS, name="api-route", fn=deeper)
+    w.accept()
+    services = [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": n, "namespace": NS},
+         "spec": {"ports": [{"port": 8080}]}}
+        for n in ("v2", "v3", "legacy")
+    ]  # fmt: skip
+    w.observer.cluster = FakeClusterReader(
+        [*_gateway_docs(), *services, w.route(), _method_route()]
+    )
+    w.run(T0)
+
+    def cond() -> dict[str, Any]:
+        status = w.rollouts.get(namespace=NS, name="r")["status"]
+        return next(c for c in status["conditions"] if c["type"] == "DataPlaneDivergence")
+
+    found = cond()
+    assert (found["status"], found["reason"]) == ("True", "DataPlaneDiverges")
+    assert "Traefik 3.7.15 routes a request of an addressed rule differently" in found["message"]
+    assert "method-vs-prefix" in found["message"] and "by-method" in found["message"]
+    w.observer.cluster = FakeClusterReader([*_gateway_docs(), *services, w.route()])
+    w.run(T0 + timedelta(seconds=1))
+    cleared = cond()
+    assert (cleared["status"], cleared["reason"]) == ("False", "AsSpec")
+
+
 # --- a lagging watch copy (the stale-copy guard) -------------------------------------------
 
 

@@ -71,6 +71,30 @@ def test_spec_verifies_the_split_traefik_does_not() -> None:
 
 
 def test_a_tie_is_not_verified() -> None:
+    """Given the addressed route on ``a.example.com`` and an unrelated newer one on
+    ``*.example.com`` with the same prefix (equal lengths: equal Traefik priorities, and
+    different rule texts, so Traefik keeps both routers), when the traefik profile predicts
+    the split, then the probe's answer is undetermined: the share is the rule's own but not
+    verified, and the culprit names the tied router."""
+    docs = [
+        gateway(),
+        route("app", rule(backend("stable", weight=1), backend("canary", weight=1),
+                          matches=[prefix("/p")]), hostnames=[H], created="2024-01-01T00:00:00Z"),
+        route("b", rule(backend("x"), matches=[prefix("/p")]), hostnames=["*.example.com"],
+              created="2024-01-02T00:00:00Z"),
+    ]  # fmt: skip
+    traefik = _share(docs, TRAEFIK_PROFILE)
+    assert (traefik.share, traefik.verified) == (0.5, False)
+    assert "routers of equal priority" in (traefik.culprit or "")
+    assert "HTTPRoute app/b rule 0 match 0" in (traefik.culprit or "")
+    assert "traefik may serve either" in (traefik.culprit or "")
+    assert [f.code for f in traefik.divergences] == [p.TIE_ORDER]
+    # the spec ranks the exact hostname first: determined and verified
+    spec = _share(docs, SPEC_PROFILE)
+    assert (spec.share, spec.verified, spec.culprit) == (0.5, True, None)
+
+
+def test_a_request_that_ties_is_not_one_the_probe_sends() -> None:
     docs = [
         gateway(),
         route("app", rule(backend("stable", weight=1), backend("canary", weight=1),
