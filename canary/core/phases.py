@@ -105,6 +105,7 @@ class Reason(StrEnum):
     TAKEN_OVER = "TakenOver"  # hands off: another Rollout now sets a released rule (not drift)
     DIVERGES = "DataPlaneDiverges"  # the data plane's profile and the spec disagree (named)
     AS_SPEC = "AsSpec"  # the data plane's profile routes the addressed rules as the spec
+    NO_PROFILE = "NoProfile"  # no data-plane profile predicts the routes any more (spec)
     CONTESTED = "Contested"  # another manager reverted our weights K times in the window
     NOT_CONTESTED = "NotContested"  # no revert counted since the contest was cleared
 

@@ -23,7 +23,7 @@ from canary.core.analysis.promql import TemplateError, prometheus_duration
 from canary.core.analysis.templates import Backend, Target
 from canary.core.analysis.verdicts import error_result, judge_metric, summarize
 from canary.core.models import AppliedWeight, Rollout, RolloutStatus
-from canary.core.phases import ENDED_ON_STABLE_PHASES, Cond, Phase, Reason
+from canary.core.phases import ENDED_ON_STABLE_PHASES, HANDS_OFF_PHASES, Cond, Phase, Reason
 from canary.core.results import AnalysisResult, MetricResult, Sample
 from canary.core.rollout.hashing import spec_hash
 from canary.core.rollout.observation import Observation, RuleRef, command_from_annotations
@@ -178,7 +178,7 @@ class Observer:
         res = resolve(rollout, self.routes)
         self._record_deps(rollout, res)
         if invalid is not None and not deleting:
-            return self._while_invalid(rollout, status, invalid, Reason.INVALID_SPEC, now)
+            return self._while_invalid(rollout, status, invalid, Reason.INVALID_SPEC, now, res)
         if res.invalid:
             if status.phase == Phase.SUCCEEDED:
                 # after success (manageBackends may have removed the old stable) nothing
@@ -213,12 +213,12 @@ class Observer:
         hands_off = _stays_hands_off(rollout, status)
         conflict = None if hands_off else self._owner_conflict(rollout, status, res)
         if conflict is not None:
-            return self._while_invalid(rollout, status, conflict, Reason.RULE_OWNED, now)
+            return self._while_invalid(rollout, status, conflict, Reason.RULE_OWNED, now, res)
         if docs is not None:
             try:
                 spec = with_flavors(rollout.spec, _all(controllers))
             except InvalidRollout as exc:
-                return self._while_invalid(rollout, status, str(exc), Reason.INVALID_SPEC, now)
+                return self._while_invalid(rollout, status, str(exc), Reason.INVALID_SPEC, now, res)
             rollout = rollout.model_copy(update={"spec": spec})
         ready, reason = self._readiness(res, status, now)
         data_plane = self._data_plane(res, ns, controllers)
@@ -248,7 +248,13 @@ class Observer:
         )
 
     def _while_invalid(
-        self, rollout: Rollout, status: RolloutStatus, invalid: str, reason: str, now: datetime
+        self,
+        rollout: Rollout,
+        status: RolloutStatus,
+        invalid: str,
+        reason: str,
+        now: datetime,
+        res: Resolved | None = None,
     ) -> Observation:
         """An invalid spec. RolledBack/Aborted keep stable 100 / canary 0 asserted where
         that is safe: on the rules it applied weights to (``status.lastAppliedWeights``),
@@ -258,6 +264,19 @@ class Observer:
         (RuleOwned) is never written. Other phases: nothing is read, nothing written."""
         command = command_from_annotations(rollout.metadata.annotations)
         base = Observation(invalid=invalid, invalid_reason=reason, command=command)
+        if status.phase in HANDS_OFF_PHASES and res is not None and not res.invalid:
+            # hands off (Succeeded, Failed): nothing is written, but the live weights are
+            # read so that drift is still reported (a successor's writes are not drift)
+            addressed = tuple(
+                RuleRef(r.label, rule.index) for r in res.resolved for rule in r.rules
+            )
+            live = tuple(w for r in res.resolved for w in live_weights(res.routes[r.label], r))
+            return replace(
+                base,
+                addressed=addressed,
+                live_weights=live,
+                taken_over=self._taken_over(rollout, status, res, live),
+            )
         if status.phase not in ENDED_ON_STABLE_PHASES:
             return base
         owned: dict[str, set[int]] = {}

@@ -469,15 +469,24 @@ def _rollback_condition(run: Run) -> Want | None:
     )
 
 
+NO_PROFILE_MESSAGE = (
+    "no data-plane profile predicts these routes any more: predicted with the Gateway API spec"
+)
+
+
 def _divergence_condition(run: Run) -> Want | None:
     """Shown for routes whose data plane has a profile (Traefik): does it route the
-    addressed rules' requests as the spec would? Unevaluated passes keep the last word."""
+    addressed rules' requests as the spec would? Unevaluated passes keep the last word; an
+    evaluated pass whose routes are all predicted with the spec (a Rollout moved off
+    Traefik) turns an earlier finding False."""
     found = run.obs.divergence
     if found is None:
         previous = run.s.condition(Cond.DATA_PLANE_DIVERGENCE)
-        return (
-            None if previous is None else Want(previous.status, previous.reason, previous.message)
-        )
+        if previous is None:
+            return None
+        if run.obs.effective_share is not None:  # evaluated, every route with the spec
+            return Want("False", Reason.NO_PROFILE, NO_PROFILE_MESSAGE)
+        return Want(previous.status, previous.reason, previous.message)
     if found:
         return Want("True", Reason.DIVERGES, found)
     return Want("False", Reason.AS_SPEC, "the data plane routes the addressed rules as the spec")

@@ -751,8 +751,12 @@ def test_data_plane_divergence_condition_is_shown_only_when_a_profile_predicts()
     assert cond is not None and cond.status == "True" and cond.message == found
     assert cond.reason == Reason.DIVERGES
     # a pass that did not evaluate keeps the last word; a clean one clears it
-    kept = decide(make_rollout(), plan.status, obs(), T0)
+    kept = decide(make_rollout(), plan.status, obs(effective_share=None), T0)
     assert kept.status.condition(Cond.DATA_PLANE_DIVERGENCE) == cond
+    # an evaluated pass with every route on the spec (moved off Traefik) turns it False
+    moved = decide(make_rollout(), plan.status, obs(), T0)
+    off = moved.status.condition(Cond.DATA_PLANE_DIVERGENCE)
+    assert off is not None and off.status == "False" and off.reason == Reason.NO_PROFILE
     clean = decide(make_rollout(), plan.status, obs(divergence=""), T0)
     cleared = clean.status.condition(Cond.DATA_PLANE_DIVERGENCE)
     assert cleared is not None and cleared.status == "False" and cleared.reason == Reason.AS_SPEC

@@ -535,3 +535,38 @@ def test_the_reconciler_passes_its_contest_limit_to_decide(limit: int, written: 
     contested = next((c for c in status["conditions"] if c["type"] == "Contested"), {})
     assert (contested.get("status") == "True") == (not written), contested
     assert _weights(w.route()) == ([95, 5, 5] if written else [90, 10, 5])
+
+
+def test_a_rollout_failed_by_an_invalid_spec_still_reports_drift() -> None:
+    """Failed is hands off; the e2e found that a Rollout failed because its metrics' flavor
+    could no longer be derived (its Gateway moved to an unknown controller) reported
+    'NoDrift' after a manual edit: the invalid pass read no live weights."""
+    w = World(metrics=[{"name": "err", "template": "error-rate", "max": 0.1}])
+    w.run(T0)
+    w.run(T0 + timedelta(seconds=1))  # step 1 seen live: recorded as applied
+    assert _weights(w.route()) == [95, 5, 5]
+    assert w.rollouts.get(namespace=NS, name="r")["status"]["lastAppliedWeights"]
+    other = [
+        {**d, "spec": {**d["spec"], "controllerName": "example.com/other"}}
+        if d["kind"] == "GatewayClass"
+        else d
+        for d in _gateway_docs()
+    ]
+    w.observer.cluster = FakeClusterReader(other)
+    w.run(T0 + timedelta(seconds=5))
+    assert w.rollouts.get(namespace=NS, name="r")["status"]["phase"] == "Failed"
+
+    def edit(route: dict[str, Any]) -> None:  # a person moves the split
+        refs = route["spec"]["rules"][0]["backendRefs"]
+        refs[0]["weight"], refs[1]["weight"] = 80, 20
+
+    w.routes.edit(kind="HTTPRoute", namespace=NS, name="api-route", fn=edit)
+    w.run(T0 + timedelta(seconds=10))
+    status = w.rollouts.get(namespace=NS, name="r")["status"]
+    assert status["phase"] == "Failed"
+    drifted = next(c for c in status["conditions"] if c["type"] == "Drifted")
+    assert drifted["status"] == "True" and "80/20" in drifted["message"]
+    invalid = next(c for c in status["conditions"] if c["type"] == "Invalid")
+    assert invalid["status"] == "True" and "flavor" in invalid["message"]
+    assert _weights(w.route()) == [80, 20, 5]  # never reverted
+    assert "Drift" in w.events.reasons()
