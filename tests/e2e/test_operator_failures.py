@@ -14,6 +14,9 @@ process (1 s resync) and ≥ 50 rps of generated traffic where traffic matters:
     Invalid=True naming the field, and the route is untouched;
 11. deleting a Rollout mid-flight restores stable 100 / canary 0;
 12. the operator's /metrics reports the rollout's phase, step and weights.
+
+No test races a timer: whatever is observed "during a step" is observed at a manual gate
+(a step without pause) or after a counter or condition was awaited.
 """
 
 from __future__ import annotations
@@ -504,29 +507,39 @@ def test_metrics_endpoint_reports_phase_step_and_weights(
     deploy: Any, operator: Any, kube: client.ApiClient, kubectl: Any, namespace: str
 ) -> None:
     """Given a running rollout, then the operator's /metrics shows its phase, step and
-    weights (desired and effective) while it holds and after it succeeds."""
+    weights (desired and effective) while it holds and after it succeeds. Step 1 is a
+    manual gate: /metrics is read while it holds, however long that takes."""
     app = deploy(weights=(90, 10))
     op = operator()
-    steps = [{"weight": 5, "pause": "8s"}, {"weight": 100, "pause": "2s"}]
+    steps = [{"weight": 5}, {"weight": 100, "pause": "2s"}]
     kubectl("apply", "-f", "-", input=rollout_manifest(namespace=namespace, steps=steps))
     labels = {"namespace": namespace, "rollout": "rollout"}
     with Traffic(url=app.url, headers=app.headers, rate=RATE):
-        wait_until("step 1 verified", _at_step_verified(kube, namespace, "1/2"), timeout=60)
+        wait_until(
+            "step 1 at its gate",
+            lambda: _cond(_rollout(kube, namespace), "AwaitingPromotion").get("status") == "True",
+            timeout=60,
+        )
         text = wait_until(
-            "step 1 in /metrics",
+            "step 1 and a passing check in /metrics",
             lambda: (
                 (t := op.metrics())
                 and _sample(t, "canary_rollout_weight_percent", kind="effective", **labels) == 5.0
+                and (
+                    _sample(t, "canary_analysis_verdicts_total", metric="error-rate",
+                            verdict="pass", **labels) or 0
+                ) >= 1
                 and t
             ),
-            timeout=10,
-        )
+            timeout=60,
+        )  # fmt: skip
         assert _sample(text, "canary_rollout_phase", phase="Progressing", **labels) == 1.0
         for other in ("Pending", "Succeeded", "RolledBack", "Failed"):
             assert _sample(text, "canary_rollout_phase", phase=other, **labels) == 0.0
         assert _sample(text, "canary_rollout_step", **labels) == 1.0
         assert _sample(text, "canary_rollout_weight_percent", kind="desired", **labels) == 5.0
         assert _sample(text, "canary_leader") == 1.0
+        _command(kubectl, namespace, "promote")
         wait_until("Succeeded", _phase_is(kube, namespace, "Succeeded"), timeout=60)
         text = wait_until(
             "Succeeded in /metrics",

@@ -5,25 +5,38 @@ On the real local control plane (kube-apiserver, Traefik as the Gateway, Prometh
 3. Given an HTTPRoute whose RegularExpression path is valid RE2 but not Python ``re``
    (``/\\pL+``, accepted by the API server and served by Traefik) and an EndpointSlice
    without the ``kubernetes.io/service-name`` label, both in another namespace, when a
-   healthy Rollout runs in the test namespace, then it succeeds — and the operator's log
-   shows it saw the bad route and skipped it (before, every Rollout's SplitVerified was
-   False: "cannot evaluate the routes").
+   healthy Rollout runs in the test namespace, then it succeeds (before, every Rollout's
+   SplitVerified was False: "cannot evaluate the routes"). Neither object was missed:
+   the operator's log names the bad route it skipped; the unlabelled slice, which nothing
+   can need, is skipped without a log line, so the apiserver's audit log shows the
+   operator listed that namespace's EndpointSlices after the slice was created, and
+   ``canary lint-routes`` (the same parser) on the slice as served lists it as an ignored
+   object belonging to no Service.
 7. Given an operator whose allowlist holds only the stack's Prometheus, when a Rollout
    names another ``analysis.address`` (a listener of this test on 127.0.0.1), then its
-   checks are errors saying why, the step holds until progressDeadline and the Rollout
-   is RolledBack (onFailure) — and the named address never received a request.
+   checks are errors saying why (``Healthy`` Unknown, reason ``AnalysisError``, and a
+   Warning Event), the step holds until progressDeadline and the Rollout is RolledBack
+   (onFailure) — and the named address never received a request.
+
+Needs the audit log (AUDIT_LOG in cluster.env; `make e2e` starts the stack with it).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from audit import AuditLog
 from kubernetes import client
 from operator_support import Traffic, rollout_events, rollout_manifest, wait_until
 
@@ -32,6 +45,7 @@ from stack.scenario import GATEWAY, ensure_namespace
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 GW = "gateway.networking.k8s.io"
+CANARY = str(Path(sys.executable).parent / "canary")
 RE2_ONLY = r"/\pL+"  # a Unicode letter class: RE2 (Go, Traefik) yes, Python re no
 
 
@@ -90,9 +104,15 @@ def bad_objects(kube: client.ApiClient) -> Iterator[str]:
 
 def test_bad_objects_elsewhere_do_not_stop_a_rollout(
     deploy: Any, operator: Any, kubectl: Any, kube: client.ApiClient, namespace: str,
-    bad_objects: str,
+    bad_objects: str, cluster: dict[str, str], tmp_path: Path,
 ) -> None:  # fmt: skip
+    if not cluster.get("AUDIT_LOG"):
+        pytest.fail(
+            "this test reads the apiserver audit log: restart the stack with CANARY_AUDIT=1 "
+            "(make cluster-down; CANARY_AUDIT=1 make cluster-up)"
+        )
     app = deploy(weights=(90, 10))
+    started = datetime.now(UTC)  # after the bad objects were created
     # the operator reads the bad objects' namespace too (else it would never see them)
     op = operator(extra_args=("--read-namespace", bad_objects, "--read-namespace", "infra"))
     steps = [{"weight": 20, "pause": "4s"}, {"weight": 100, "pause": "2s"}]
@@ -111,6 +131,30 @@ def test_bad_objects_elsewhere_do_not_stop_a_rollout(
     # the operator did see the bad route (the test is not vacuous) and skipped it
     assert f"route evaluator skips HTTPRoute {bad_objects}/re2-only" in op.log()
     assert "bad escape" in op.log()
+    # and it read the unlabelled slice: only the operator lists a namespace's
+    # EndpointSlices (Traefik watches them cluster-wide), and it did so after the slice
+    # was created, so its cache held it
+    listed = [
+        e
+        for e in AuditLog(cluster["AUDIT_LOG"]).entries()
+        if (e.verb, e.resource, e.namespace, e.code) == ("list", "endpointslices", bad_objects, 200)
+        and e.received >= started
+    ]
+    assert listed, f"no LIST of EndpointSlices in {bad_objects} since {started}"
+    # which the route evaluator's parser skips as belonging to no Service (a lint note)
+    served = tmp_path / "orphan.json"
+    served.write_text(
+        kubectl("-n", bad_objects, "get", "endpointslice", "orphan", "-o", "json").stdout
+    )
+    env = {**os.environ, "KUBECONFIG": cluster["KUBECONFIG"]}
+    lint = subprocess.run(
+        [CANARY, "lint-routes", "-f", str(served), "-o", "json"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    problems = json.loads(lint.stdout)["problems"]
+    notes = [p for p in problems if p["object"] == f"EndpointSlice {bad_objects}/orphan"]
+    assert [p["code"] for p in notes] == ["ignored-object"], problems
+    assert "belongs to no Service" in notes[0]["message"], notes
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -173,6 +217,14 @@ def test_an_address_off_the_allowlist_is_a_check_error_then_onfailure(
     )
     status = final["status"]
     assert _phase(final) == "RolledBack", json.dumps(status, indent=1)
+    # the condition docs/analysis.md promises: Healthy Unknown, AnalysisError, saying why
+    # (no check ran after the rollback: it stays on show)
+    healthy = next(c for c in status["conditions"] if c["type"] == "Healthy")
+    assert (healthy["status"], healthy["reason"]) == ("Unknown", "AnalysisError"), healthy
+    assert (
+        f"analysis.address {address} is not on the operator's Prometheus allowlist"
+        in (healthy["message"])
+    ), healthy
     events = rollout_events(kube, namespace=namespace, name="rollout")
     errors = [e for e in events if e["reason"] == "AnalysisError"]
     assert errors, events

@@ -4,11 +4,16 @@ Given the seed's api-route at 90/10 with real backends behind real Traefik and r
 Prometheus, when a Rollout is applied and traffic flows, then every step's split is
 verified by the evaluator, observed on the wire within ±2 points, shown by
 `kubectl get rollouts`, and the rollout ends Succeeded with Completed=True.
+
+Steps 1 and 2 are manual gates (no pause): each is observed while it holds — verified, a
+passing check, a whole traffic chunk sent after the verification — and then promoted,
+so a slow machine cannot miss a step or measure the next one's share.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from typing import Any
 
@@ -30,12 +35,23 @@ def _cond(obj: dict[str, Any], ctype: str) -> str | None:
     return None
 
 
+STEPS = [{"weight": 5}, {"weight": 50}, {"weight": 100, "pause": "4s"}]  # gates at 1, 2
+
+
+def _promote(kubectl: Any, namespace: str) -> None:
+    """What `canary promote` does: a command annotation with a fresh id."""
+    kubectl(
+        "-n", namespace, "annotate", "--overwrite", "rollouts.canary.dev", "rollout",
+        "canary.dev/command=promote", f"canary.dev/command-id=p-{secrets.token_hex(4)}",
+    )  # fmt: skip
+
+
 def test_healthy_canary_walks_every_step_to_succeeded(
     deploy: Any, operator: Any, kubectl: Any, namespace: str, figure: Any
 ) -> None:
     app = deploy(weights=(90, 10))
     operator()
-    kubectl("apply", "-f", "-", input=rollout_manifest(namespace=namespace))
+    kubectl("apply", "-f", "-", input=rollout_manifest(namespace=namespace, steps=STEPS))
     seen_rows: list[str] = []
     with Traffic(url=app.url, headers=app.headers, rate=60) as traffic:
         for step, weight in enumerate((5, 50, 100), start=1):
@@ -45,7 +61,11 @@ def test_healthy_canary_walks_every_step_to_succeeded(
                 st = obj.get("status", {})
                 if st.get("phase") == "Succeeded" and step == 3:
                     return obj
-                ok = st.get("stepLabel") == f"{step}/3" and _cond(obj, "SplitVerified") == "True"
+                ok = (
+                    st.get("stepLabel") == f"{step}/3"
+                    and _cond(obj, "SplitVerified") == "True"
+                    and (step == 3 or _cond(obj, "AwaitingPromotion") == "True")
+                )
                 return obj if ok else None
 
             wait_until(f"step {step} verified", at_step, timeout=60)
@@ -60,6 +80,17 @@ def test_healthy_canary_walks_every_step_to_succeeded(
                 f"requests (want {weight / 100})"
             )
             assert abs(share - weight / 100) <= 0.02, report.to_dict()
+            if step < 3:  # the gate holds: the checks pass at this step, then promote
+                wait_until(
+                    f"a passing check at step {step}",
+                    lambda step=step: (
+                        (st := _rollout(kubectl, namespace)["status"]).get("stepLabel")
+                        == f"{step}/3"
+                        and st.get("stepVerdict") == "pass"  # reset when a step starts
+                    ),
+                    timeout=60,
+                )
+                _promote(kubectl, namespace)
 
         final = wait_until(
             "Succeeded",
