@@ -254,7 +254,7 @@ class Observer:
         invalid: str,
         reason: str,
         now: datetime,
-        res: Resolved | None = None,
+        seen: Resolved | None = None,
     ) -> Observation:
         """An invalid spec. RolledBack/Aborted keep stable 100 / canary 0 asserted where
         that is safe: on the rules it applied weights to (``status.lastAppliedWeights``),
@@ -264,18 +264,19 @@ class Observer:
         (RuleOwned) is never written. Other phases: nothing is read, nothing written."""
         command = command_from_annotations(rollout.metadata.annotations)
         base = Observation(invalid=invalid, invalid_reason=reason, command=command)
-        if status.phase in HANDS_OFF_PHASES and res is not None and not res.invalid:
+        if status.phase in HANDS_OFF_PHASES and seen is not None and not seen.invalid:
             # hands off (Succeeded, Failed): nothing is written, but the live weights are
             # read so that drift is still reported (a successor's writes are not drift)
-            addressed = tuple(
-                RuleRef(r.label, rule.index) for r in res.resolved for rule in r.rules
+            now_live = tuple(
+                w for r in seen.resolved for w in live_weights(seen.routes[r.label], r)
             )
-            live = tuple(w for r in res.resolved for w in live_weights(res.routes[r.label], r))
             return replace(
                 base,
-                addressed=addressed,
-                live_weights=live,
-                taken_over=self._taken_over(rollout, status, res, live),
+                addressed=tuple(
+                    RuleRef(r.label, rule.index) for r in seen.resolved for rule in r.rules
+                ),
+                live_weights=now_live,
+                taken_over=self._taken_over(rollout, status, seen, now_live),
             )
         if status.phase not in ENDED_ON_STABLE_PHASES:
             return base
