@@ -5,7 +5,8 @@ runs `buildah bud` on the same Dockerfile with BASE_IMAGE pointing at it; the Do
 own default base is debian:<suite>-slim. Both must therefore be the same Debian release,
 Python must come from Debian's package (not a python:* image's /usr/local), and the build
 script must not install anything on its own. What the built image really contains is
-checked in tests/e2e/test_node_helm.py (`test_image_contents`).
+checked in tests/e2e/test_node_helm.py
+(`test_image_holds_the_pinned_packages_and_a_nonroot_user`).
 """
 
 from __future__ import annotations
