@@ -3,12 +3,13 @@
 Given the local control plane, a real node beside it (hack/node-up.sh: containerd 2.x +
 runc + kubelet, kube-scheduler, kube-controller-manager; Pods on the host network only) and
 the image built from the Dockerfile (hack/build-image.sh) and pushed to a loopback registry
-(hack/registry.sh), when the chart is installed with that image, then the operator Pod
-becomes Ready through its own probes under the chart's securityContext, and it — not a
-process of this test — walks a healthy Rollout to Succeeded and rolls a failing one back
-(Traefik, Prometheus and the backends stay outside the cluster, reached on loopback);
-`helm upgrade` with a changed value replaces the Pod and the Lease hands over with no step
-taken twice; after `helm uninstall`, deleting a Rollout does not hang on its finalizer.
+(hack/registry.sh) by hack/push-image.sh, as `make image-push` pushes to a user's, when the
+chart is installed with that image, then the operator Pod becomes Ready through its own
+probes under the chart's securityContext, and it — not a process of this test — walks a
+healthy Rollout to Succeeded and rolls a failing one back (Traefik, Prometheus and the
+backends stay outside the cluster, reached on loopback); `helm upgrade` with a changed
+value replaces the Pod and the Lease hands over with no step taken twice; after
+`helm uninstall`, deleting a Rollout does not hang on its finalizer.
 
 The tests of this module run in order and share one release.
 """
