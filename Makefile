@@ -106,7 +106,7 @@ $(error usage: make image-push IMAGE=REGISTRY/REPO:TAG [PUSH_ARGS='--creds USER:
 endif
 endif
 image-push: image ## push the image to your registry: make image-push IMAGE=registry.example.com/team/canary:0.2.0
-	bash hack/push-image.sh $(PUSH_ARGS) $(IMAGE)
+	bash hack/push-image.sh $(IMAGE) $(PUSH_ARGS)
 
 registry: image ## a loopback registry (127.0.0.1:$$REGISTRY_PORT) with the image pushed to it
 	bash hack/registry.sh push

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # make image-push: push the image `make image` built to a registry of your own.
 #   make image-push IMAGE=registry.example.com/team/canary:0.2.0 [PUSH_ARGS='--creds USER:PASS']
-#   bash hack/push-image.sh [buildah push options...] DESTINATION
+#   bash hack/push-image.sh DESTINATION [buildah push options...]
 # The image is $CANARY_IMAGE (default localhost/canary:dev) in the buildah storage
 # hack/build-image.sh builds into ($CANARY_CACHE/image/storage); DESTINATION is a registry
 # reference (docker:// is implied; any containers-transports form works, e.g.
-# oci-archive:/tmp/canary.tar). Options before it go to `buildah push` as they are:
-#   --creds USER[:PASSWORD]   credentials for this push (else `buildah login REGISTRY` first:
-#                             it writes ${XDG_RUNTIME_DIR:-/run/containers/0}/containers/auth.json)
+# oci-archive:/tmp/canary.tar). The options after it go to `buildah push` as they are:
+#   --creds USER[:PASSWORD]   credentials for this push (else `buildah login REGISTRY` first: it
+#                             writes $XDG_RUNTIME_DIR/containers/auth.json, as root without
+#                             XDG_RUNTIME_DIR /run/containers/0/auth.json, which push reads)
 #   --authfile FILE           a Docker/containers auth.json (also $REGISTRY_AUTH_FILE)
 #   --cert-dir DIR            CA certificates for a registry with a private CA
 #   --tls-verify=false        plain HTTP or an unverified certificate (the tests' loopback registry)
@@ -18,11 +19,11 @@ source "$(dirname "$0")/lib.sh"
 
 : "${CANARY_IMAGE:=localhost/canary:dev}"
 STORE="$CANARY_CACHE/image"
-[ $# -ge 1 ] || die "usage: $0 [buildah push options] DESTINATION (e.g. registry.example.com/team/canary:0.2.0)"
-dest="${*: -1}"
-opts=("${@:1:$#-1}")
+[ $# -ge 1 ] || die "usage: $0 DESTINATION [buildah push options] (e.g. registry.example.com/team/canary:0.2.0 --creds USER:PASS)"
+dest="$1"; shift
+opts=("$@")
 case "$dest" in
-  -*) die "the last argument must be the destination, not an option ($dest)" ;;
+  -*) die "the first argument must be the destination, not an option ($dest)" ;;
   *://*|oci:*|oci-archive:*|docker-archive:*|dir:*) target="$dest" ;;
   *) target="docker://$dest" ;;
 esac

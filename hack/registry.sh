@@ -45,7 +45,7 @@ push() {   # the same path as `make image-push` (hack/push-image.sh), plain HTTP
   up
   local name="${CANARY_IMAGE#*/}" ref pushed
   ref="$ADDR/$name"
-  pushed="$(bash "$REPO/hack/push-image.sh" --tls-verify=false "$ref")"
+  pushed="$(bash "$REPO/hack/push-image.sh" "$ref" --tls-verify=false)"
   echo "${pushed##*@}" >"$DIR/digest"
   log "pushed $pushed"
   echo "$ref"

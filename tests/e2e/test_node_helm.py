@@ -95,7 +95,7 @@ def _node_up(cluster: dict[str, str]) -> Iterator[Node]:
     registry = (LOCAL / "registry" / "registry.env").read_text().split("REGISTRY=")[1].strip()
     # the user's path (`make image-push IMAGE=…`), to the loopback registry (plain HTTP)
     ref = f"{registry}/canary:dev"
-    out = sh("hack/push-image.sh", "--tls-verify=false", ref).strip().splitlines()
+    out = sh("hack/push-image.sh", ref, "--tls-verify=false").strip().splitlines()
     digest = out[-1].rsplit("@", 1)[1]
     assert out[-1] == f"{ref}@{digest}" and digest.startswith("sha256:"), out
     already = (LOCAL / "node" / "node.env").exists()
