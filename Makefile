@@ -36,9 +36,10 @@ unit: venv ## unit tests with coverage of canary/core (>= 95 % lines and branche
 # The e2e session reuses a running stack or starts one (printing "cluster up in N s")
 # and stops it at the end if it started it.
 e2e: venv tools ## e2e tests on the real local control plane (started when absent) and the node
-	@s=$$SECONDS; CANARY_AUDIT=$${CANARY_AUDIT:-1} $(PY) -m pytest tests/e2e -q -m e2e -s -p no:cacheprovider; \
+	@s=$$SECONDS; CANARY_AUDIT=$${CANARY_AUDIT:-1} $(PY) -m pytest tests/e2e -q -m e2e -s -p no:cacheprovider --durations=0 --durations-min=5; \
 	  rc=$$?; echo "== e2e: $$((SECONDS - s)) s"; exit $$rc
 
+test: export CANARY_REQUIRE_TOOLS = 1
 test: tools lint unit e2e ## every test: lint, unit, e2e (builds the tools first: the chart's tests need helm)
 
 # The declared minimum versions are real: a separate venv with every `>=` floor of

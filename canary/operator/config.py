@@ -6,6 +6,7 @@ import socket
 from dataclasses import dataclass, field
 
 from canary.core.election import LeaseTimings
+from canary.core.rollout.settings import CONTEST_LIMIT, CONTEST_WINDOW, ContestPolicy
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,15 @@ class OperatorConfig:
     route_ready_fallback: float = 0.0  # >0: treat routes without status as ready after this
     default_interval: str = "1m"  # analysis.interval when a Rollout leaves it unset
     default_min_requests: int = 20  # analysis.minRequests when a Rollout leaves it unset
+    # Contested: the contest_limit-th revert of the weights by another field manager within
+    # contest_window seconds stops re-asserting (docs/state-machine.md "Contested")
+    contest_limit: int = CONTEST_LIMIT
+    contest_window: float = CONTEST_WINDOW
     kubeconfig: str | None = None
     context: str | None = None
+
+    def contest_policy(self) -> ContestPolicy:
+        return ContestPolicy(limit=self.contest_limit, window=self.contest_window)
 
     def lease_timings(self) -> LeaseTimings:
         return LeaseTimings.derived(

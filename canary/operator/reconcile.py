@@ -41,6 +41,7 @@ from canary.core.phases import Reason
 from canary.core.rollout.machine import decide
 from canary.core.rollout.observation import Observation
 from canary.core.rollout.reconcile_plan import Plan
+from canary.core.rollout.settings import ContestPolicy
 from canary.core.routes.patching import needs_write, weight_patch
 from canary.core.routes.rules import resolve_rules
 from canary.operator import selfmetrics
@@ -157,6 +158,7 @@ class Reconciler:
     )
 
     defaults: dict[str, Any] = field(default_factory=dict)  # analysis defaults (operator)
+    contest: ContestPolicy = field(default_factory=ContestPolicy)  # --contest-limit/-window
     written: TrackingRollouts | None = None  # our last write per Rollout (stale-copy guard)
 
     @classmethod
@@ -198,6 +200,7 @@ class Reconciler:
                 "interval": config.default_interval,
                 "minRequests": config.default_min_requests,
             },
+            contest=config.contest_policy(),
             written=tracking,
         )
 
@@ -256,7 +259,7 @@ class Reconciler:
             self._mark_invalid(body, _invalid_message(exc), status)
             return None
         obs = self.observer.observe(rollout, status, now=now)
-        plan = decide(rollout, status, obs, now)
+        plan = decide(rollout, status, obs, now, self.contest)
         self._execute(rollout, body, obs, plan)
         selfmetrics.record_status(ns, name, plan.status.dump())
         return plan

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import click
 
 from canary.core.analysis.addresses import AddressError, normalize
-from canary.core.durations import DurationError, parse_duration
+from canary.core.durations import DurationError, format_duration, parse_duration
+from canary.core.rollout.settings import CONTEST_LIMIT, CONTEST_WINDOW
 from canary.operator.config import OperatorConfig
 from canary.operator.failpoints import ENV as FAILPOINTS_ENV
 from canary.operator.failpoints import FailpointError, Failpoints
@@ -62,6 +63,17 @@ def _prometheus_allow(flags: tuple[str, ...], default: str | None) -> tuple[str,
         except AddressError as exc:
             raise click.BadParameter(f"{url}: {exc}", param_hint=name) from exc
     return entries
+
+
+def _contest_window(text: str) -> float:
+    """--contest-window in seconds: a Go-style duration above zero."""
+    try:
+        seconds = parse_duration(text)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--contest-window") from exc
+    if seconds <= 0:
+        raise click.BadParameter("must be above zero", param_hint="--contest-window")
+    return seconds
 
 
 def register_run(group: click.Group) -> None:
@@ -223,6 +235,24 @@ def register_run(group: click.Group) -> None:
         envvar="CANARY_DEFAULT_MIN_REQUESTS",
         help="analysis.minRequests for Rollouts that leave it unset.",
     )
+    @option(
+        "--contest-limit",
+        type=click.IntRange(min=1),
+        default=CONTEST_LIMIT,
+        show_default=True,
+        envvar="CANARY_CONTEST_LIMIT",
+        help="Contested: this many reverts of the weights by another field manager "
+        "(a GitOps tool) within --contest-window stop re-asserting them; never more "
+        "than this many weight writes per window (docs/gitops.md).",
+    )
+    @option(
+        "--contest-window",
+        default=format_duration(CONTEST_WINDOW),
+        show_default=True,
+        envvar="CANARY_CONTEST_WINDOW",
+        help="Contested: the window (a duration such as 10m) in which --contest-limit "
+        "reverts end the fight.",
+    )
     @option("--kubeconfig", default=None, help="Path to a kubeconfig (default $KUBECONFIG).")
     @option("--context", default=None, help="kubeconfig context.")
     def run_cmd(**kw: Any) -> None:
@@ -240,6 +270,7 @@ def register_run(group: click.Group) -> None:
             parse_duration(kw["default_interval"])
         except DurationError as exc:
             raise click.BadParameter(str(exc), param_hint="--default-interval") from exc
+        kw["contest_window"] = _contest_window(kw["contest_window"])
         read_namespaces = tuple(kw.pop("read_namespaces") or ())
         if not read_namespaces and os.environ.get("CANARY_READ_NAMESPACES"):
             read_namespaces = tuple(

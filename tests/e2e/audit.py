@@ -2,7 +2,8 @@
 
 One JSON object per line (audit.k8s.io/v1 Event, Metadata level, RequestReceived omitted):
 who (``user.username``), what (``verb``, ``objectRef.resource``/``subresource``/``name``),
-the answer (``responseStatus.code``) and when it was received (``requestReceivedTimestamp``).
+the answer (``responseStatus.code``), when it was received (``requestReceivedTimestamp``)
+and the ``requestURI`` (its ``fieldManager`` query parameter: ``Entry.field_manager``).
 Long-running requests (watches) also log ``ResponseStarted``; :func:`read` keeps one entry
 per request (``ResponseComplete`` or ``Panic``).
 """
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
@@ -30,10 +32,16 @@ class Entry:
     name: str
     code: int
     received: datetime
+    uri: str = ""
 
     @property
     def writes(self) -> bool:
         return self.verb in WRITE_VERBS
+
+    @property
+    def field_manager(self) -> str:
+        """The write's ``fieldManager`` query parameter ("" when the client set none)."""
+        return (parse_qs(urlsplit(self.uri).query).get("fieldManager") or [""])[0]
 
 
 def _parse_time(text: str) -> datetime:
@@ -60,6 +68,7 @@ def parse_line(line: str) -> Entry | None:
         name=str(ref.get("name", "")),
         code=int((event.get("responseStatus") or {}).get("code", 0)),
         received=_parse_time(str(event.get("requestReceivedTimestamp"))),
+        uri=str(event.get("requestURI", "")),
     )
 
 

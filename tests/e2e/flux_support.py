@@ -11,6 +11,9 @@
   metrics/health on free loopback ports; stopped by its PID.
 - ``request_reconcile``: Flux's ``reconcile.fluxcd.io/requestedAt`` annotation, waited for
   in ``status.lastHandledReconcileAt`` — a gate that says "Flux has looked again" (no sleep).
+- ``ReadyHistory``: every Ready status of the Kustomization seen by a poll, for a whole
+  rollout (between the handshakes above).
+- ``set_ignore``: the recipe (``.spec.ignore``) added to a running Kustomization.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import signal
 import subprocess
 import tarfile
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,7 +75,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(404)
             self.end_headers()
             return
-        self.server.hits[self.path] = self.server.hits.get(self.path, 0) + 1
         self.send_response(200)
         self.send_header("Content-Type", "application/gzip")
         self.send_header("Content-Length", str(len(body)))
@@ -84,7 +87,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     files: dict[str, bytes]
-    hits: dict[str, int]
 
 
 @dataclass
@@ -99,7 +101,7 @@ class ArtifactServer:
 
     def start(self) -> ArtifactServer:
         server = _Server(("127.0.0.1", 0), _Handler)
-        server.files, server.hits = {}, {}
+        server.files = {}
         self._server = server
         threading.Thread(target=server.serve_forever, daemon=True).start()
         body = {
@@ -147,9 +149,6 @@ class ArtifactServer:
         )
         self.revisions.append(revision)
         return revision
-
-    def hits(self) -> int:
-        return sum(self._server.hits.values()) if self._server else 0
 
     def stop(self) -> None:
         if self._server is not None:
@@ -287,6 +286,45 @@ def request_reconcile(api: client.ApiClient, namespace: str, flux: FluxProcess) 
 
     found: dict[str, Any] = wait_until("Flux handled the reconcile request", handled, timeout=60)
     return found
+
+
+def set_ignore(api: client.ApiClient, namespace: str, ignore: list[dict[str, Any]]) -> None:
+    """Add ``.spec.ignore`` to the Kustomization (a new generation: Flux reconciles it)."""
+    client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        *KUSTOMIZE[:2], namespace, KUSTOMIZE[2], "app", {"spec": {"ignore": ignore}}
+    )
+
+
+class ReadyHistory:
+    """Polls the Kustomization every ``interval`` s in a thread; ``seen`` holds each change
+    of its Ready condition as (time.monotonic(), status, reason, message)."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, interval: float = 0.2) -> None:
+        self.api, self.namespace, self.interval = api, namespace, interval
+        self.seen: list[tuple[float, str, str, str]] = []
+        self.polls = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            cond = ready(read_kustomization(self.api, self.namespace))
+            self.polls += 1
+            state = (cond.get("status", ""), cond.get("reason", ""), cond.get("message", ""))
+            if not self.seen or self.seen[-1][1:] != state:
+                self.seen.append((time.monotonic(), *state))
+            self._stop.wait(self.interval)
+
+    def statuses(self) -> set[str]:
+        return {status for _, status, _, _ in self.seen}
+
+    def __enter__(self) -> ReadyHistory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 def route_manifest(live: Mapping[str, Any]) -> str:

@@ -424,26 +424,44 @@ def test_read_only_namespaces_without_watch_namespaces_are_refused(helm: Path) -
 
 
 @needs_helm
-def test_kube_client_limits_and_resync_interval_reach_the_operator(render: Render) -> None:
+def test_client_limits_resync_and_contest_settings_reach_the_operator(render: Render) -> None:
     def args(values: list[str]) -> list[str]:
         (container,) = one(render(set=values), "Deployment")["spec"]["template"]["spec"][
             "containers"
         ]
         return [a for a in container["args"] if a.split("=")[0] in LIMIT_FLAGS]
 
-    assert args([]) == ["--resync-interval=300", "--kube-qps=20", "--kube-burst=40"]
+    assert args([]) == [
+        "--resync-interval=300",
+        "--kube-qps=20",
+        "--kube-burst=40",
+        "--contest-limit=3",
+        "--contest-window=10m",
+    ]
     assert args(["kubeClient.qps=50", "kubeClient.burst=100", "resyncInterval=600"]) == [
         "--resync-interval=600",
         "--kube-qps=50",
         "--kube-burst=100",
+        "--contest-limit=3",
+        "--contest-window=10m",
     ]
     assert args(["kubeClient.qps=2.5"])[1] == "--kube-qps=2.5"
+    assert args(["contest.limit=5", "contest.window=30m"])[-2:] == [
+        "--contest-limit=5",
+        "--contest-window=30m",
+    ]
     # No --read-namespace in all-namespaces mode (the operator would refuse to start).
     (container,) = one(render(), "Deployment")["spec"]["template"]["spec"]["containers"]
     assert not any(a.startswith("--read-namespace") for a in container["args"])
 
 
-LIMIT_FLAGS = {"--resync-interval", "--kube-qps", "--kube-burst"}
+LIMIT_FLAGS = {
+    "--resync-interval",
+    "--kube-qps",
+    "--kube-burst",
+    "--contest-limit",
+    "--contest-window",
+}
 
 
 def test_chart_defaults_equal_the_operator_defaults() -> None:
@@ -459,6 +477,8 @@ def test_chart_defaults_equal_the_operator_defaults() -> None:
     assert values["kubeClient"]["qps"] == defaults["kube_qps"]
     assert values["kubeClient"]["burst"] == defaults["kube_burst"]
     assert values["resyncInterval"] == defaults["resync_interval"]
+    assert values["contest"]["limit"] == defaults["contest_limit"]
+    assert values["contest"]["window"] == defaults["contest_window"]
 
 
 @needs_helm

@@ -4,15 +4,19 @@ While a Rollout owns the weights (the owning phases, ``canary.core.phases``) a l
 weight that differs from the one it asserts is re-asserted (Drift Warning). When the
 rules were last written by another field manager (``Observation.writers``, read from
 managedFields) *after* the Rollout started asserting these weights, that is a revert; each
-revert is counted once, by its managedFields time. The ``REVERTS``-th revert within
-``WINDOW`` seconds stops the fight:
+revert is counted once, by its managedFields time. The K-th revert within the window
+(``ContestPolicy``: ``--contest-limit``, default 3; ``--contest-window``, default 10m)
+stops the fight:
 
-- mid-flight (Pending, Progressing, Paused) → Paused, ``pauseReason: contested``;
-  RollingBack, RolledBack and Aborted keep their phase;
+- Progressing and Paused → Paused, ``pauseReason: contested`` (an earlier pauseReason,
+  e.g. ``failure``, is replaced);
+- RollingBack, RolledBack and Aborted keep their phase (a rollback is never paused: it
+  goes on to RolledBack, confirmed or at its deadline);
+- Pending, Succeeded and Failed are never contested: they assert no weights;
 - condition ``Contested=True`` naming the manager, the fields and the recipe, a Warning
   Event ``Contested``;
-- nothing is written to the route while contested (never more than ``REVERTS`` writes of
-  the weights per window: the step's write and ``REVERTS`` − 1 re-assertions).
+- nothing is written to the route while contested (never more than K writes of the
+  weights per window: the step's write and K − 1 re-assertions).
 
 ``canary resume`` (or another command that sets weights: promote, abort, retry) ends the
 contest and re-asserts once; reverts before that moment no longer count. The state lives
@@ -23,16 +27,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from canary.core.durations import format_duration
 from canary.core.models import AppliedWeight, Contest
 from canary.core.phases import STABLE_ONLY_PHASES, Phase, Reason
 from canary.core.rollout import checks
 from canary.core.rollout.conditions import Want
 from canary.core.rollout.schedule import aware, parse_time
+from canary.core.rollout.settings import ContestPolicy
 from canary.core.rollout.transitions import Run, goto
 from canary.core.routes.fieldmanagers import FIELD_MANAGER, Writer
 
-REVERTS = 3  # K: reverts by another manager within WINDOW that end the fight
-WINDOW = 600.0  # seconds (10m)
 PAUSE_CONTESTED = "contested"  # status.pauseReason when a contest paused the rollout
 RECIPES = "docs/gitops.md"
 
@@ -102,12 +106,12 @@ def recipe(manager: str) -> str:
 
 
 def track(run: Run, desired: tuple[AppliedWeight, ...], write: bool) -> tuple[bool, Want | None]:
-    """Count reverts; contest at the ``REVERTS``-th within ``WINDOW``.
+    """Count reverts; contest at the K-th within the window (``run.contest``).
 
     Returns whether to write now, and the Contested condition (None: not shown)."""
     if contested(run):
         assert run.s.contest is not None
-        return False, Want("True", Reason.CONTESTED, _message(run.s.contest))
+        return False, Want("True", Reason.CONTESTED, _message(run.s.contest, run.contest))
     writer = _revert(run, desired) if write and desired else None
     if writer is not None:
         assert writer.manager is not None
@@ -115,9 +119,10 @@ def track(run: Run, desired: tuple[AppliedWeight, ...], write: bool) -> tuple[bo
         recent = [
             t
             for t in before.reverts
-            if (x := parse_time(t)) is not None and (aware(run.now) - x).total_seconds() < WINDOW
+            if (x := parse_time(t)) is not None
+            and (aware(run.now) - x).total_seconds() < run.contest.window
         ]
-        recent = [*recent, writer.time or ""][-REVERTS:]
+        recent = [*recent, writer.time or ""][-run.contest.limit :]
         run.update(
             contest=before.model_copy(
                 update={
@@ -127,17 +132,18 @@ def track(run: Run, desired: tuple[AppliedWeight, ...], write: bool) -> tuple[bo
                 }
             )
         )
-        if len(recent) >= REVERTS:
+        if len(recent) >= run.contest.limit:
             return False, _contest(run)
     if run.s.contest is None:
         return write, None
     return write, Want("False", Reason.NOT_CONTESTED, "re-asserting the weights")
 
 
-def _message(c: Contest) -> str:
+def _message(c: Contest, policy: ContestPolicy) -> str:
     manager = c.manager or "another field manager"
     return checks.clip(
-        f"{manager} reverted the weights {len(c.reverts)} times within {int(WINDOW // 60)}m "
+        f"{manager} reverted the weights {len(c.reverts)} times within "
+        f"{format_duration(policy.window)} "
         f"({c.fields}); stopped re-asserting. Fix: {recipe(manager)}",
         1024,
     )
@@ -146,7 +152,7 @@ def _message(c: Contest) -> str:
 def _contest(run: Run) -> Want:
     assert run.s.contest is not None
     run.update(contest=run.s.contest.model_copy(update={"since": run.ts}))
-    message = _message(run.s.contest)
+    message = _message(run.s.contest, run.contest)
     if run.s.phase in STABLE_ONLY_PHASES:
         run.warning(Reason.CONTESTED, f"{message} (stays {run.s.phase})")
     else:

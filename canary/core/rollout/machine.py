@@ -72,6 +72,7 @@ from canary.core.rollout.hashing import spec_hash
 from canary.core.rollout.observation import Observation
 from canary.core.rollout.reconcile_plan import Plan
 from canary.core.rollout.schedule import aware, next_analysis_at, parse_time, rfc3339, seconds_since
+from canary.core.rollout.settings import ContestPolicy
 from canary.core.rollout.splits import SplitCheck, differs, drifted, weights_for
 from canary.core.rollout.statusdiff import diff
 from canary.core.rollout.transitions import (
@@ -103,10 +104,19 @@ TRANSITIONS: dict[Phase, Handler] = {
 }
 
 
-def decide(rollout: Rollout, status: RolloutStatus, obs: Observation, now: datetime) -> Plan:
-    """The plan for one reconcile of ``rollout`` whose current status is ``status``."""
+def decide(
+    rollout: Rollout,
+    status: RolloutStatus,
+    obs: Observation,
+    now: datetime,
+    contest_policy: ContestPolicy | None = None,
+) -> Plan:
+    """The plan for one reconcile of ``rollout`` whose current status is ``status``.
+
+    ``contest_policy``: the operator's Contested settings (None: the defaults)."""
     ts = rfc3339(now)
-    run = Run(spec=rollout.spec, obs=obs, now=now, ts=ts, s=status)
+    policy = contest_policy or ContestPolicy()
+    run = Run(spec=rollout.spec, obs=obs, now=now, ts=ts, s=status, contest=policy)
     generation = rollout.metadata.generation
     if obs.deleting:
         return _deleting(run, status, rollout.metadata.deletion_timestamp)

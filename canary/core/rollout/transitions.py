@@ -28,6 +28,7 @@ from canary.core.rollout.conditions import Want
 from canary.core.rollout.observation import Observation
 from canary.core.rollout.reconcile_plan import Event
 from canary.core.rollout.schedule import aware, parse_time, rfc3339, seconds_since
+from canary.core.rollout.settings import ContestPolicy
 from canary.core.rollout.splits import SplitCheck, differs, verify, weights_for
 
 _HEALTH = {
@@ -52,6 +53,7 @@ class Run:
     analysis: AnalysisResult | None = None  # a fresh check not judged yet
     healthy: Want | None = None  # set when a check was judged (or reset by a restart)
     ack: LastCommand | None = None
+    contest: ContestPolicy = field(default_factory=ContestPolicy)  # operator settings
 
     # -- building the status -------------------------------------------------------------
     def update(self, **changes: Any) -> None:

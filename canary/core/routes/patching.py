@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsonpatch
+import jsonpointer
 
 from canary.core.models import AppliedWeight, BackendRef
 from canary.core.routes.rules import (
@@ -245,6 +246,33 @@ def _check_weight(weight: int) -> None:
 # Applying patches (RFC 6902: the jsonpatch library)
 
 
+def _json_equal(a: Any, b: Any) -> bool:
+    """JSON equality (RFC 6902 ``test``): ``true`` is not ``1``; ``1`` equals ``1.0``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)
+
+
+def _strict_test(patched: Any, op: Mapping[str, Any], where: str) -> None:
+    """A ``test`` op compared as JSON, not as Python (where ``True == 1``).
+
+    jsonpatch >= 1.34 compares so itself; 1.33 (our declared floor) does not. A path that
+    does not resolve is left to jsonpatch, which reports it as a failed test.
+    """
+    try:
+        actual = jsonpointer.resolve_pointer(patched, str(op.get("path", "")))
+    except (jsonpointer.JsonPointerException, TypeError, KeyError, IndexError):
+        return
+    if "value" in op and not _json_equal(actual, op["value"]):
+        raise PatchConflict(f"{where}: test failed: {actual!r} is not {op['value']!r}")
+
+
 def apply_patch(doc: Mapping[str, Any], ops: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Apply RFC 6902 ``ops`` to a copy of ``doc`` (the ``jsonpatch`` library).
 
@@ -254,8 +282,12 @@ def apply_patch(doc: Mapping[str, Any], ops: Sequence[Mapping[str, Any]]) -> dic
     patched: Any = copy.deepcopy(dict(doc))
     for n, op in enumerate(ops):  # one op at a time on the copy: errors name the op
         where = f"op {n} ({op.get('op')} {op.get('path')})"
+        if op.get("op") == "test":
+            _strict_test(patched, op, where)
         try:
-            patched = jsonpatch.apply_patch(patched, [dict(op)], in_place=True)
+            # A deep copy: the patched document never shares a value with the caller's op
+            # (jsonpatch 1.33, our declared floor, inserts the op's value itself).
+            patched = jsonpatch.apply_patch(patched, [copy.deepcopy(dict(op))], in_place=True)
         except jsonpatch.JsonPatchTestFailed as exc:
             raise PatchConflict(f"{where}: test failed: {exc}") from exc
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:

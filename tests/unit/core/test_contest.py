@@ -1,24 +1,37 @@
 """Contested: another field manager reverting the weights K times in the window ends the
-fight (docs/state-machine.md "Contested"). Given / When / Then on the fake operator."""
+fight (docs/state-machine.md "Contested"). Given / When / Then on the fake operator.
+
+K and the window are operator settings (``ContestPolicy``: --contest-limit,
+--contest-window); the tests run with the defaults unless they name others."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from canary.core.phases import Cond, Phase, Reason
+from canary.core.durations import format_duration
+from canary.core.phases import Cond, Phase, Reason, Verdict
 from canary.core.rollout import contest
 from canary.core.rollout.observation import Command
 from canary.core.rollout.schedule import rfc3339
+from canary.core.rollout.settings import CONTEST_LIMIT, CONTEST_WINDOW, ContestPolicy
 from canary.core.routes.fieldmanagers import Writer, rules_owner, weight_paths, writers
 from canary.core.routes.rules import ResolvedRoute, ResolvedRule
 from tests.unit.core.test_machine_support import ROUTE, Sim, live
 
 GIT = live(10, 90)  # what the GitOps tool keeps applying
 PATHS = ("/spec/rules/0/backendRefs/0/weight", "/spec/rules/0/backendRefs/1/weight")
-K = contest.REVERTS
+K = CONTEST_LIMIT  # the default
+# non-default settings the tests also run with: K = 1 (the first revert contests), 2, 5
+POLICIES = [
+    ContestPolicy(),
+    ContestPolicy(limit=1, window=60.0),
+    ContestPolicy(limit=2, window=120.0),
+    ContestPolicy(limit=5, window=3600.0),
+]
 
 
 def by(manager: str | None, sim: Sim, seconds_ago: float = 0.0) -> tuple[Writer, ...]:
@@ -26,8 +39,8 @@ def by(manager: str | None, sim: Sim, seconds_ago: float = 0.0) -> tuple[Writer,
     return (Writer(ROUTE, manager, rfc3339(when), "Apply", PATHS),)
 
 
-def at_step_1() -> Sim:
-    sim = Sim(weights=GIT)
+def at_step_1(policy: ContestPolicy | None = None) -> Sim:
+    sim = Sim(weights=GIT, contest=policy)
     sim.settle()
     assert sim.phase == Phase.PROGRESSING and sim.canary == 5
     return sim
@@ -45,10 +58,12 @@ def contested(sim: Sim) -> bool:
     return c is not None and c.status == "True"
 
 
-def test_the_kth_revert_pauses_with_contested_and_stops_writing() -> None:
-    sim = at_step_1()
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: f"K{p.limit}")
+def test_the_kth_revert_pauses_with_contested_and_stops_writing(policy: ContestPolicy) -> None:
+    k = policy.limit
+    sim = at_step_1(policy)
     writes_before = len(sim.writes)
-    for _ in range(K - 1):
+    for _ in range(k - 1):
         plan = revert(sim)
         assert plan.write_routes and any(e.reason == Reason.DRIFT for e in plan.events)
     assert not contested(sim) and sim.phase == Phase.PROGRESSING
@@ -59,24 +74,51 @@ def test_the_kth_revert_pauses_with_contested_and_stops_writing() -> None:
     assert cond is not None and cond.status == "True" and cond.reason == Reason.CONTESTED
     for needle in ("kustomize-controller", "spec.rules", PATHS[0], ".spec.ignore", "resume"):
         assert needle in cond.message
+    window = format_duration(policy.window)
+    assert f"reverted the weights {k} times within {window} " in cond.message
+    assert sim.status.contest is not None and len(sim.status.contest.reverts) == k
     warnings = [e for e in plan.events if e.type == "Warning" and e.reason == Reason.CONTESTED]
     assert len(warnings) == 1 and "kustomize-controller" in warnings[0].message
     # the step's write and K - 1 re-assertions: never more than K writes in the window
-    assert len(sim.writes) - writes_before + 1 <= K
+    assert len(sim.writes) - writes_before + 1 == k
     for _ in range(3):  # later reverts: nothing written, nothing new said
         plan = revert(sim)
         assert not plan.write_routes and not plan.events
 
 
-def test_reverts_spread_wider_than_the_window_never_contest() -> None:
-    sim = at_step_1()
+@pytest.mark.parametrize(
+    "policy", [p for p in POLICIES if p.limit > 1], ids=lambda p: f"K{p.limit}"
+)
+def test_reverts_spread_wider_than_the_window_never_contest(policy: ContestPolicy) -> None:
+    k = policy.limit
+    sim = at_step_1(policy)
     sim.rollout = sim.rollout.model_copy(
-        update={"spec": sim.rollout.spec.model_copy(update={"progress_deadline": "1h"})}
+        update={"spec": sim.rollout.spec.model_copy(update={"progress_deadline": "24h"})}
     )
-    for _ in range(2 * K):
-        plan = revert(sim, after=contest.WINDOW / (K - 1) + 1)
+    for _ in range(2 * k):
+        plan = revert(sim, after=policy.window / (k - 1) + 1)
         assert plan.write_routes
-    assert not contested(sim) and len(sim.status.contest.reverts if sim.status.contest else []) < K
+    assert not contested(sim) and len(sim.status.contest.reverts if sim.status.contest else []) < k
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: f"K{p.limit}")
+@pytest.mark.parametrize("seed", range(4))
+def test_never_more_than_k_writes_in_any_window(policy: ContestPolicy, seed: int) -> None:
+    """Reverts at random gaps (some wider than the window): every window of the policy's
+    length holds at most K weight writes, from the step's write until the contest."""
+    rng = random.Random(seed)
+    sim = at_step_1(policy)
+    sim.rollout = sim.rollout.model_copy(
+        update={"spec": sim.rollout.spec.model_copy(update={"progress_deadline": "240h"})}
+    )
+    times = [sim.now]
+    for _ in range(8 * policy.limit):
+        plan = revert(sim, after=rng.choice([1, 5, policy.window / 3, policy.window + 1]))
+        if plan.write_routes:
+            times.append(sim.now)
+    for start in times:
+        inside = [t for t in times if timedelta(0) <= t - start < timedelta(seconds=policy.window)]
+        assert len(inside) <= policy.limit, (start, times)
 
 
 def test_the_same_revert_seen_twice_counts_once() -> None:
@@ -168,6 +210,54 @@ def test_contest_per_phase(setup: str, phase_after: Phase) -> None:
     assert sim.weights == git and want != git
     cond = sim.status.condition(Cond.CONTESTED)
     assert cond is not None and "ignoreDifferences" in cond.message
+
+
+def test_a_contested_rollback_keeps_its_phase_and_ends_at_its_deadline() -> None:
+    """RollingBack is never paused: contested, it stops writing, keeps its phase and ends
+    RolledBack (RollbackUnconfirmed) at progressDeadline, still contested."""
+    sim = at_step_1()
+    sim.tick(30)
+    sim.analyse(Verdict.FAIL)
+    sim.tick(30)
+    sim.ready = None  # the gateway has not confirmed the rollback's write yet
+    plan = sim.analyse(Verdict.FAIL)
+    assert sim.phase == Phase.ROLLING_BACK and plan.write_routes and sim.canary == 0
+    for _ in range(K):
+        revert(sim)
+    assert contested(sim) and sim.phase == Phase.ROLLING_BACK and sim.canary == 10
+    assert sim.status.pause_reason is None  # not paused: the rollback goes on
+    warnings = [e for e in sim.plans[-1].events if e.reason == Reason.CONTESTED]
+    assert len(warnings) == 1 and "(stays RollingBack)" in warnings[0].message
+    sim.ready = True
+    before = len(sim.plans)
+    sim.tick(600)  # progressDeadline (10m) since the rollback began
+    sim.settle(writers=by("kustomize-controller", sim, seconds_ago=600))
+    assert sim.phase == Phase.ROLLED_BACK and sim.canary == 10 and contested(sim)
+    assert not any(p.write_routes for p in sim.plans[before:])
+    reasons = [e.reason for p in sim.plans[before:] for e in p.events]
+    assert Reason.ROLLBACK_UNCONFIRMED in reasons
+    assert "not confirmed within progressDeadline" in sim.status.message
+
+
+def test_pending_is_never_contested() -> None:
+    """Pending asserts no weights (the route is not ready yet): a GitOps tool's writes
+    are neither reverted nor counted."""
+    sim = Sim(weights=GIT, ready=False)
+    sim.settle()
+    assert sim.phase == Phase.PENDING
+    for _ in range(K + 1):
+        plan = revert(sim)
+        assert not plan.write_routes
+    assert sim.phase == Phase.PENDING and sim.status.contest is None
+    assert sim.status.condition(Cond.CONTESTED) is None
+
+
+def test_policy_defaults_and_bounds() -> None:
+    assert ContestPolicy() == ContestPolicy(limit=3, window=600.0)
+    assert (CONTEST_LIMIT, CONTEST_WINDOW) == (3, 600.0)
+    for bad in ({"limit": 0}, {"window": 0.0}, {"window": -1.0}):
+        with pytest.raises(ValueError):
+            ContestPolicy(**bad)  # type: ignore[arg-type]
 
 
 def test_hands_off_phases_never_count() -> None:

@@ -17,6 +17,7 @@ from canary.core.results import AnalysisResult, MetricResult
 from canary.core.rollout.machine import decide
 from canary.core.rollout.observation import Command, Observation, RuleRef
 from canary.core.rollout.reconcile_plan import Plan
+from canary.core.rollout.settings import ContestPolicy
 from canary.core.rollout.statusdiff import apply
 
 ROUTE = "HTTPRoute/api-route"
@@ -86,6 +87,7 @@ class Sim:
     verified: bool | None = True
     plans: list[Plan] = field(default_factory=list)
     writes: list[tuple[AppliedWeight, ...]] = field(default_factory=list)
+    contest: ContestPolicy | None = None  # the operator's --contest-limit/-window (None: default)
 
     def observe(self, **overrides: Any) -> Observation:
         base = Observation(
@@ -99,7 +101,7 @@ class Sim:
 
     def decide(self, **overrides: Any) -> Plan:
         """One reconcile: observe, decide, then write routes and status as told."""
-        plan = decide(self.rollout, self.status, self.observe(**overrides), self.now)
+        plan = decide(self.rollout, self.status, self.observe(**overrides), self.now, self.contest)
         self.plans.append(plan)
         if plan.write_routes:
             self.weights = plan.desired

@@ -469,3 +469,32 @@ def test_a_lagging_copy_of_an_earlier_step_never_rewrites_its_weights() -> None:
             w.reconciler.reconcile(copy.deepcopy(at_step_1), now=t + timedelta(seconds=dt))
     assert _state(w) == state
     assert _weights(w.route()) == [0, 100, 5]  # step 1's 5 % never comes back
+
+
+@pytest.mark.parametrize(("limit", "written"), [(1, False), (2, True)])
+def test_the_reconciler_passes_its_contest_limit_to_decide(limit: int, written: bool) -> None:
+    """--contest-limit reaches the machine: with 1 the first revert by a GitOps tool
+    contests (nothing written); with 2 it is re-asserted once."""
+    from canary.core.rollout.settings import ContestPolicy
+
+    w = World()
+    w.reconciler.contest = ContestPolicy(limit=limit, window=600.0)
+    w.run(T0)  # step 1 written: 95/5
+    when = T0 + timedelta(seconds=2)
+
+    def flux(route: dict[str, Any]) -> None:
+        for ref, weight in zip(route["spec"]["rules"][0]["backendRefs"], (90, 10), strict=False):
+            ref["weight"] = weight
+        route["metadata"]["managedFields"] = [
+            {"manager": "kustomize-controller", "operation": "Apply",
+             "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "fieldsType": "FieldsV1",
+             "fieldsV1": {"f:spec": {"f:rules": {}}}},
+        ]  # fmt: skip
+
+    w.routes.edit(kind="HTTPRoute", namespace=NS, name="api-route", fn=flux)
+    plan = w.run(when + timedelta(seconds=1))
+    assert plan is not None and plan.write_routes == written
+    status = w.rollouts.get(namespace=NS, name="r")["status"]
+    contested = next((c for c in status["conditions"] if c["type"] == "Contested"), {})
+    assert (contested.get("status") == "True") == (not written), contested
+    assert _weights(w.route()) == ([95, 5, 5] if written else [90, 10, 5])

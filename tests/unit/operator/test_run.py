@@ -113,3 +113,37 @@ def test_prometheus_allow_from_the_environment_and_bad_urls(
     assert err.value.param_hint == "--prometheus-allow"
     with pytest.raises(click.BadParameter, match="user info"):
         _prometheus_allow((), "http://u:p@prometheus:9090")
+
+
+def test_contest_limit_and_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    from canary.core.rollout.settings import ContestPolicy
+    from canary.operator.config import OperatorConfig
+    from canary.operator.run import _contest_window
+
+    p = _params([])
+    assert p["contest_limit"] == 3 and p["contest_window"] == "10m"
+    assert OperatorConfig().contest_policy() == ContestPolicy(limit=3, window=600.0)
+    monkeypatch.setenv("CANARY_CONTEST_LIMIT", "5")
+    monkeypatch.setenv("CANARY_CONTEST_WINDOW", "1h")
+    p = _params(["--contest-window", "90s"])
+    assert p["contest_limit"] == 5 and p["contest_window"] == "90s"  # the flag wins
+    assert _contest_window("90s") == 90.0 and _contest_window("1h30m") == 5400.0
+    with pytest.raises(click.BadParameter):
+        _params(["--contest-limit", "0"])
+
+
+@pytest.mark.parametrize("window", ["0", "0s", "ten minutes", "10"])
+def test_a_bad_contest_window_is_refused_naming_the_flag(window: str) -> None:
+    result = _invoke(["--contest-window", window])
+    assert result.exit_code == 2, result.output
+    assert "--contest-window" in result.output
+
+
+def test_contest_settings_reach_the_reconciler() -> None:
+    from canary.core.rollout.settings import ContestPolicy
+    from canary.operator.config import OperatorConfig
+
+    config = OperatorConfig(contest_limit=2, contest_window=120.0)
+    assert config.contest_policy() == ContestPolicy(limit=2, window=120.0)
+    with pytest.raises(ValueError, match="at least 1"):
+        OperatorConfig(contest_limit=0).contest_policy()
