@@ -94,10 +94,20 @@ clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
 
 # --- image and a real node (docs/install.md) ---------------------------------------------
-.PHONY: image registry registry-down node-tools node-up node-down
+.PHONY: image image-push registry registry-down node-tools node-up node-down
 
 image: ## build the operator image from the Dockerfile without a daemon (buildah; prints size and contents)
 	bash hack/build-image.sh --report
+
+# IMAGE=registry.example.com/team/canary:0.2.0; PUSH_ARGS go to buildah push (--creds U:P,
+# --authfile F, --cert-dir D, --tls-verify=false). Prints IMAGE@sha256:… (the chart's image.digest).
+ifneq ($(filter image-push,$(MAKECMDGOALS)),)
+ifeq ($(IMAGE),)
+$(error usage: make image-push IMAGE=REGISTRY/REPO:TAG [PUSH_ARGS='--creds USER:PASS'])
+endif
+endif
+image-push: image ## push the image to your registry: make image-push IMAGE=registry.example.com/team/canary:0.2.0
+	bash hack/push-image.sh $(IMAGE) $(PUSH_ARGS)
 
 registry: image ## a loopback registry (127.0.0.1:$$REGISTRY_PORT) with the image pushed to it
 	bash hack/registry.sh push

@@ -7,7 +7,8 @@
 #    the Dockerfile's own RUN lines install Python (Debian's python3) and the pinned
 #    requirements, so `docker build .` and `make image` share one recipe.
 # The image lands in buildah's storage under $CANARY_CACHE/image/storage as $CANARY_IMAGE
-# (default localhost/canary:dev); hack/registry.sh pushes it. --report prints size and contents.
+# (default localhost/canary:dev); hack/push-image.sh pushes it (make image-push, and hack/registry.sh
+# to the loopback registry). --report prints size and contents.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 

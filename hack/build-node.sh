@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Build the node's binaries: kubelet, kube-scheduler and kube-controller-manager from the
 # k8s.io/kubernetes Go module (same wrapper module as hack/build-kube-apiserver.sh), and
-# containerd 2.x from github.com/containerd/containerd/v2 (Debian 12 ships 1.6, which
-# kubelet 1.36 refuses: see docs/install.md). Idempotent; caches under $CANARY_CACHE;
-# prints the directory holding the binaries. Run it under `nice`: ~1.8 GB RAM per link.
+# containerd 2.x from github.com/containerd/containerd/v2. Debian 12 ships 1.6.20, which
+# kubelet 1.36.3 still accepts (tried: it logs "RuntimeConfig from runtime service failed
+# ... Unimplemented", falls back to its own cgroupDriver and runs Pods), but that fallback
+# is deprecated and 1.6 is out of support: see docs/install.md. Idempotent; caches under
+# $CANARY_CACHE; prints the directory holding the binaries. Run it under `nice`: ~1.8 GB RAM
+# per link.
 #   bash hack/build-node.sh            all of them
 #   bash hack/build-node.sh kubelet    one (kubelet kube-scheduler kube-controller-manager containerd pause)
 set -euo pipefail

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make registry: a local image registry on loopback (Debian's docker-registry, plain HTTP on
 # 127.0.0.1:$REGISTRY_PORT, storage in .local/registry), and the image from `make image`
-# pushed to it as 127.0.0.1:$REGISTRY_PORT/canary:dev.
+# pushed to it as 127.0.0.1:$REGISTRY_PORT/canary:dev by hack/push-image.sh (make image-push's path).
 #   bash hack/registry.sh up      start (or reuse) the registry
 #   bash hack/registry.sh push    up, then push $CANARY_IMAGE (default localhost/canary:dev)
 #   bash hack/registry.sh down    stop it, by PID
@@ -14,7 +14,6 @@ source "$(dirname "$0")/lib.sh"
 DIR="$LOCAL/registry"
 PIDF="$DIR/registry.pid"
 ADDR="127.0.0.1:$REGISTRY_PORT"
-STORE="$CANARY_CACHE/image"
 
 up() {
   if pid_alive "$PIDF" && curl -sf "http://$ADDR/v2/" >/dev/null; then return 0; fi
@@ -42,13 +41,13 @@ YAML
   log "registry: http://$ADDR (data $DIR/data)"
 }
 
-push() {
+push() {   # the same path as `make image-push` (hack/push-image.sh), plain HTTP
   up
-  local name="${CANARY_IMAGE#*/}" ref
+  local name="${CANARY_IMAGE#*/}" ref pushed
   ref="$ADDR/$name"
-  buildah --root "$STORE/storage" --runroot "$STORE/run" push --tls-verify=false --quiet \
-    --digestfile "$DIR/digest" "$CANARY_IMAGE" "docker://$ref" >&2
-  log "pushed $ref@$(cat "$DIR/digest")"
+  pushed="$(bash "$REPO/hack/push-image.sh" "$ref" --tls-verify=false)"
+  echo "${pushed##*@}" >"$DIR/digest"
+  log "pushed $pushed"
   echo "$ref"
 }
 

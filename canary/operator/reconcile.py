@@ -196,7 +196,8 @@ class Reconciler:
         return cls(
             rollouts=tracking,
             routes=routes,
-            events=KubeEvents(api),
+            # reportingInstance: the Lease identity (the Pod's name in the chart)
+            events=KubeEvents(api, instance=config.identity),
             observer=observer,
             defaults={
                 "interval": config.default_interval,

@@ -346,7 +346,8 @@ class RouteHistory:
 
 
 def rollout_events(api: Any, *, namespace: str, name: str) -> list[dict[str, Any]]:
-    """core/v1 Events about Rollout `name`, oldest first: type, reason, message, count."""
+    """core/v1 Events about Rollout `name`, oldest first: type, reason, message, count,
+    reporting component and instance."""
     from kubernetes import client
 
     selector = f"involvedObject.kind=Rollout,involvedObject.name={name}"
@@ -357,6 +358,7 @@ def rollout_events(api: Any, *, namespace: str, name: str) -> list[dict[str, Any
             "reason": e.reason,
             "message": e.message,
             "count": e.count or 1,
+            "component": e.reporting_component,
             "instance": e.reporting_instance,
             "first": e.first_timestamp,
         }

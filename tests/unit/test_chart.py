@@ -234,8 +234,20 @@ NON_DEFAULT = [
 ]
 
 
+# The uninstall hook and the single-node values (the node e2e's).
+HOOK_AND_NODE = [
+    "uninstall.releaseFinalizers=true",
+    "watchNamespaces={team-a,team-b}",
+    "hostNetwork=true",
+    "updateStrategy.maxSurge=0",
+    "updateStrategy.maxUnavailable=1",
+]
+
+
 @needs_helm
-@pytest.mark.parametrize("values", [[], NON_DEFAULT], ids=["defaults", "non-default"])
+@pytest.mark.parametrize(
+    "values", [[], NON_DEFAULT, HOOK_AND_NODE], ids=["defaults", "non-default", "hook-and-node"]
+)
 def test_helm_lint(helm: Path, values: list[str]) -> None:
     args = ["lint", str(CHART), "--strict"]
     for item in values:
@@ -540,9 +552,160 @@ def test_no_rendered_object_repeats_a_key(render: Render) -> None:
             "extraEnv[0].name=X",
             "extraEnv[0].value=1",
             "extraArgs={--log-level=debug}",
+            "uninstall.releaseFinalizers=true",
+            "hostNetwork=true",
         ]
     )
     kinds = {d["kind"] for d in docs}
     assert {"Deployment", "Service", "ServiceMonitor", "PodDisruptionBudget", "Role"} <= kinds
+    assert "Job" in kinds  # the post-delete hook
     service = one(docs, "Service")
     assert service["metadata"]["labels"]["app.kubernetes.io/component"] == "metrics"
+
+
+# -- the uninstall hook, hostNetwork, updateStrategy ----------------------------------------
+
+HOOK = "canary-release-finalizers"
+HOOK_RULES = {("canary.dev", "rollouts"): {"list", "patch"}}
+
+
+def hooked(docs: list[Obj]) -> list[Obj]:
+    annotations = (d["metadata"].get("annotations") or {} for d in docs)
+    return [d for d, a in zip(docs, annotations, strict=True) if "helm.sh/hook" in a]
+
+
+def selector_of(text: str) -> dict[str, str]:
+    return dict(pair.split("=", 1) for pair in text.split(","))
+
+
+@needs_helm
+def test_release_finalizers_hook_is_off_by_default(render: Render) -> None:
+    for values in ([], NON_DEFAULT, ["hostNetwork=true"]):
+        docs = render(set=values)
+        assert not hooked(docs), values
+        assert not of_kind(docs, "Job"), values
+        assert not [d for d in docs if d["metadata"]["name"].startswith(HOOK)], values
+
+
+@needs_helm
+def test_release_finalizers_hook_is_a_post_delete_job_with_its_own_narrow_rbac(
+    render: Render,
+) -> None:
+    docs = render(set=["uninstall.releaseFinalizers=true"])
+    hooks = hooked(docs)
+    assert sorted((d["kind"], d["metadata"]["name"]) for d in hooks) == [
+        ("ClusterRole", HOOK),
+        ("ClusterRoleBinding", HOOK),
+        ("Job", HOOK),
+        ("Role", f"{HOOK}-pods"),
+        ("RoleBinding", f"{HOOK}-pods"),
+        ("ServiceAccount", HOOK),
+    ]
+    weight = {}
+    for d in hooks:
+        notes = d["metadata"]["annotations"]
+        assert notes["helm.sh/hook"] == "post-delete", d["kind"]
+        # deleted when it succeeded (and replaced if one was left over): nothing stays
+        assert notes["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+        weight[d["kind"]] = int(notes.get("helm.sh/hook-weight", "0"))
+    # the identity and its rules exist before the bindings, the bindings before the Job
+    assert weight["ServiceAccount"] < weight["ClusterRoleBinding"] < weight["Job"]
+    assert weight["ClusterRole"] == weight["Role"] == weight["ServiceAccount"]
+    assert weight["RoleBinding"] == weight["ClusterRoleBinding"]
+    # only the finalizer's patch of Rollouts, and a read of the release's Pods
+    roles = {d["kind"]: d for d in hooks}
+    assert rule_table(roles["ClusterRole"]["rules"]) == HOOK_RULES
+    assert rule_table(roles["Role"]["rules"]) == {("", "pods"): {"list"}}
+    assert roles["Role"]["metadata"]["namespace"] == "canary-system"
+    subject = [{"kind": "ServiceAccount", "name": HOOK, "namespace": "canary-system"}]
+    for kind in ("ClusterRoleBinding", "RoleBinding"):
+        assert roles[kind]["subjects"] == subject, kind
+    assert roles["ClusterRoleBinding"]["roleRef"]["name"] == HOOK
+    assert roles["RoleBinding"]["roleRef"]["name"] == f"{HOOK}-pods"
+
+    job = roles["Job"]
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == HOOK and pod["restartPolicy"] == "Never"
+    assert job["spec"]["activeDeadlineSeconds"] > 0 and job["spec"]["backoffLimit"] >= 0
+    deployment = one(docs, "Deployment")["spec"]["template"]
+    (operator,) = deployment["spec"]["containers"]
+    (container,) = pod["containers"]
+    # the operator's image and hardening
+    assert container["image"] == operator["image"]
+    assert pod["securityContext"] == deployment["spec"]["securityContext"]
+    assert container["securityContext"] == operator["securityContext"]
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}
+    env = env_of(container)
+    assert env["WATCH_NAMESPACES"] == ""  # all namespaces: the cluster-wide list
+    # it waits for the operator's Pods, and its own Pod is not one of them
+    selector = selector_of(env["OPERATOR_SELECTOR"])
+    assert selector.items() <= deployment["metadata"]["labels"].items()
+    assert not selector.items() <= job["spec"]["template"]["metadata"]["labels"].items()
+    script = "\n".join(container["args"])
+    assert '"canary.dev/restore-route"' in script and '"op": "test"' in script
+    assert "list_cluster_custom_object" in script
+
+
+@needs_helm
+def test_release_finalizers_hook_with_watch_namespaces_has_a_role_per_namespace(
+    render: Render,
+) -> None:
+    docs = render(set=["uninstall.releaseFinalizers=true", "watchNamespaces={a,b}"])
+    hooks = hooked(docs)
+    assert not {"ClusterRole", "ClusterRoleBinding"} & {d["kind"] for d in hooks}
+    roles = {
+        (d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]): d
+        for d in hooks
+        if d["kind"] in {"Role", "RoleBinding"}
+    }
+    assert set(roles) == {
+        ("Role", "a", HOOK),
+        ("RoleBinding", "a", HOOK),
+        ("Role", "b", HOOK),
+        ("RoleBinding", "b", HOOK),
+        ("Role", "canary-system", f"{HOOK}-pods"),
+        ("RoleBinding", "canary-system", f"{HOOK}-pods"),
+    }
+    for ns in ("a", "b"):
+        assert rule_table(roles[("Role", ns, HOOK)]["rules"]) == HOOK_RULES
+        binding = roles[("RoleBinding", ns, HOOK)]
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": HOOK,
+        }  # fmt: skip
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": HOOK, "namespace": "canary-system"}
+        ]
+    (container,) = one(docs, "Job")["spec"]["template"]["spec"]["containers"]
+    assert env_of(container)["WATCH_NAMESPACES"] == "a,b"  # lists only where it may
+
+
+@needs_helm
+def test_host_network_is_off_by_default_and_reaches_the_operator_and_the_hook(
+    render: Render,
+) -> None:
+    docs = render(set=["uninstall.releaseFinalizers=true"])
+    for kind in ("Deployment", "Job"):
+        pod = one(docs, kind)["spec"]["template"]["spec"]
+        assert "hostNetwork" not in pod and "dnsPolicy" not in pod, kind
+    docs = render(set=["uninstall.releaseFinalizers=true", "hostNetwork=true"])
+    for kind in ("Deployment", "Job"):
+        pod = one(docs, kind)["spec"]["template"]["spec"]
+        # on the host network the cluster DNS needs ClusterFirstWithHostNet
+        assert (pod["hostNetwork"], pod["dnsPolicy"]) == (True, "ClusterFirstWithHostNet"), kind
+
+
+@needs_helm
+def test_update_strategy_defaults_to_surge_and_takes_the_values(render: Render) -> None:
+    def strategy(values: list[str]) -> Obj:
+        found: Obj = one(render(set=values), "Deployment")["spec"]["strategy"]
+        return found
+
+    # default: the new Pod starts before the old one stops (the Lease keeps one acting)
+    assert strategy([]) == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }  # fmt: skip
+    # a single node on the host network: stop, then start
+    stop_start = strategy(["updateStrategy.maxSurge=0", "updateStrategy.maxUnavailable=1"])
+    assert stop_start["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+    percent = strategy(["updateStrategy.maxSurge=50%", "updateStrategy.maxUnavailable=25%"])
+    assert percent["rollingUpdate"] == {"maxSurge": "50%", "maxUnavailable": "25%"}

@@ -331,6 +331,22 @@ def test_events_create_then_bump_count(http: FakeHTTP, api: client.ApiClient) ->
     assert patch.headers["content-type"] == "application/merge-patch+json"
 
 
+def test_the_operators_events_name_its_lease_identity_as_reporting_instance(
+    http: FakeHTTP, api: client.ApiClient
+) -> None:
+    """The reconciler's Events say which replica wrote them: the Lease identity (the chart
+    passes the Pod's name), not the hostname — a Pod on the host network has the node's."""
+    from canary.operator.config import OperatorConfig
+    from canary.operator.reconcile import Reconciler
+
+    http.script("POST", "/api/v1/namespaces/ns/events", created_event)
+    config = OperatorConfig(identity="canary-5d8f7c9b4-x2x7q")
+    reconciler = Reconciler.from_api_client(api, config=config, cache=object())  # type: ignore[arg-type]
+    reconciler.events.emit(obj=ROLLOUT, type_="Normal", reason="StepAdvanced", message="w 5")
+    (post,) = http.only("POST")
+    assert post.json()["reportingInstance"] == "canary-5d8f7c9b4-x2x7q"
+
+
 def test_events_recreate_when_the_aggregated_event_expired(
     http: FakeHTTP, api: client.ApiClient
 ) -> None:
