@@ -84,11 +84,11 @@ bench: venv ## benchmarks (tables)
 
 DIFF_SEEDS ?= 1 2 3
 DIFF_JSON ?= benchmarks/results/differential-$(shell date -u +%Y%m%d).json
-differential: venv cluster-up ## real Traefik vs the evaluator's traefik/spec profiles (seeded route sets; raw results in $(DIFF_JSON))
-	$(PY) -m stack.differential --seed $(DIFF_SEEDS) --rounds 6 --json $(DIFF_JSON)
+differential: venv demo-tools ## real Traefik vs the evaluator's traefik/spec profiles (seeded route sets; raw results in $(DIFF_JSON))
+	bash hack/with-stack.sh $(PY) -m stack.differential --seed $(DIFF_SEEDS) --rounds 6 --json $(DIFF_JSON)
 
-bench-cli: venv cluster-up ## CLI latency (--help, get, status, promote → wire) beside kubectl on the local stack (table)
-	$(PY) benchmarks/cli.py
+bench-cli: venv demo-tools ## CLI latency (--help, get, status, promote → wire) beside kubectl on the local stack (table)
+	bash hack/with-stack.sh $(PY) benchmarks/cli.py
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
@@ -130,12 +130,11 @@ bench-analysis: bench-analysis-sim bench-analysis-real ## analysis quality: the 
 bench-analysis-sim: venv ## analysis quality: seeded simulation, 1,000 rollouts per cell (~10 min CPU)
 	$(PY) benchmarks/analysis_quality.py
 
-bench-analysis-real: venv cluster-up ## 20 healthy + 20 faulty Rollouts on the real stack vs the simulation, same settings (~7 min)
-	$(PY) benchmarks/analysis_real.py
+bench-analysis-real: venv demo-tools ## 20 healthy + 20 faulty Rollouts on the real stack vs the simulation, same settings (~7 min)
+	bash hack/with-stack.sh $(PY) benchmarks/analysis_real.py
 
 .PHONY: bench-scale
 N ?= 100 300 1000
 BACKGROUND ?= 1000
-bench-scale: venv ## the operator at N Rollouts over BACKGROUND unrelated routes (stack with audit log; table + benchmarks/results/*.json)
-	CANARY_AUDIT=1 $(MAKE) cluster-up
-	$(PY) benchmarks/scale.py $(foreach n,$(N),--n $(n)) --background $(BACKGROUND) $(SCALE_ARGS)
+bench-scale: venv demo-tools ## the operator at N Rollouts over BACKGROUND unrelated routes (stack with audit log; table + benchmarks/results/*.json)
+	CANARY_AUDIT=1 bash hack/with-stack.sh $(PY) benchmarks/scale.py $(foreach n,$(N),--n $(n)) --background $(BACKGROUND) $(SCALE_ARGS)
