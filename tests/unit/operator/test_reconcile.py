@@ -321,15 +321,20 @@ def test_traefik_api_is_asked_only_for_routes_on_traefik_gateways() -> None:
     assert seen.data_plane_applied is False  # a Traefik Gateway: its API is asked
 
 
-def test_metrics_without_flavor_on_an_unknown_controller_make_the_rollout_invalid() -> None:
-    w = World(metrics=[{"name": "err", "template": "error-rate", "max": 0.1}])
-    other = [
+def _unknown_controller_docs() -> list[dict[str, Any]]:
+    """The Gateway objects with the GatewayClass moved to a controller canary has no
+    flavor for (its metrics' flavor can no longer be derived)."""
+    return [
         {**d, "spec": {**d["spec"], "controllerName": "example.com/other"}}
         if d["kind"] == "GatewayClass"
         else d
         for d in _gateway_docs()
     ]
-    w.observer.cluster = FakeClusterReader(other)
+
+
+def test_metrics_without_flavor_on_an_unknown_controller_make_the_rollout_invalid() -> None:
+    w = World(metrics=[{"name": "err", "template": "error-rate", "max": 0.1}])
+    w.observer.cluster = FakeClusterReader(_unknown_controller_docs())
     w.run(T0)
     status = w.rollouts.get(namespace=NS, name="r")["status"]
     assert status["phase"] == "Failed"
@@ -546,13 +551,7 @@ def test_a_rollout_failed_by_an_invalid_spec_still_reports_drift() -> None:
     w.run(T0 + timedelta(seconds=1))  # step 1 seen live: recorded as applied
     assert _weights(w.route()) == [95, 5, 5]
     assert w.rollouts.get(namespace=NS, name="r")["status"]["lastAppliedWeights"]
-    other = [
-        {**d, "spec": {**d["spec"], "controllerName": "example.com/other"}}
-        if d["kind"] == "GatewayClass"
-        else d
-        for d in _gateway_docs()
-    ]
-    w.observer.cluster = FakeClusterReader(other)
+    w.observer.cluster = FakeClusterReader(_unknown_controller_docs())
     w.run(T0 + timedelta(seconds=5))
     assert w.rollouts.get(namespace=NS, name="r")["status"]["phase"] == "Failed"
 

@@ -14,7 +14,7 @@ import pytest
 from canary.adapters.fakes import FakeClusterReader
 from canary.core.models import Rollout
 from canary.core.rollout.hashing import spec_hash
-from tests.unit.operator.test_reconcile import NS, T0, World, _gateway_docs, _weights
+from tests.unit.operator.test_reconcile import NS, T0, World, _unknown_controller_docs, _weights
 
 RULE = {"route": "HTTPRoute/api-route", "rule": 0, "stable": 100, "canary": 0}
 
@@ -100,13 +100,7 @@ def test_an_invalid_edit_keeps_the_phase_and_stable_100_asserted(phase: str) -> 
 def test_an_unknown_flavor_on_an_aborted_rollout_keeps_it_asserting() -> None:
     """A derived cause (the flavor cannot be taken from the GatewayClass any more)."""
     w = World(metrics=[{"name": "err", "template": "error-rate", "max": 0.1}])
-    other = [
-        {**d, "spec": {**d["spec"], "controllerName": "example.com/other"}}
-        if d["kind"] == "GatewayClass"
-        else d
-        for d in _gateway_docs()
-    ]
-    w.observer.cluster = FakeClusterReader(other)
+    w.observer.cluster = FakeClusterReader(_unknown_controller_docs())
     _ended(w, "Aborted")
     w.run(T0)
     assert _status(w)["phase"] == "Aborted"
